@@ -1,0 +1,1 @@
+"""The embedded SQLite broker (filled in by the foundation issue)."""
