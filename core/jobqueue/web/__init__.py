@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the controller and the dispatcher (Starlette + msgspec)."""
