@@ -33,3 +33,4 @@ class ErrorReply(msgspec.Struct):
     error: str
     code: str = "error"
     field: str | None = None
+    failed_ids: list[int] | None = None

@@ -38,7 +38,8 @@ def status_for(exc: errors.JobQueueError) -> int:
 
 def error_reply(exc: errors.JobQueueError) -> ErrorReply:
     field = getattr(exc, "field", None)
-    return ErrorReply(error=exc.message, code=exc.code, field=field or None)
+    failed_ids = getattr(exc, "failed_ids", None)
+    return ErrorReply(error=exc.message, code=exc.code, field=field or None, failed_ids=failed_ids)
 
 
 async def handle_jobqueue_error(request: Request, exc: Exception) -> Response:
