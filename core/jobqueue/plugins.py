@@ -96,41 +96,60 @@ def _register_one(
     registry.brokers[name] = BrokerInfo(name, cls, dist, version)
 
 
+def _record_failure(
+    registry: BrokerRegistry, entry_point: str, dist_name: str, exc: BaseException
+) -> None:
+    message = f"{type(exc).__name__}: {exc}"
+    log.warning(
+        "could not load jobqueue plugin %r from distribution %s: %s",
+        entry_point,
+        dist_name,
+        message,
+    )
+    registry.failures.append(PluginLoadFailure(entry_point, dist_name, message))
+
+
 def load_brokers(extra_plugins: Iterable[ModuleType | object] = ()) -> BrokerRegistry:
     """Discover every installed broker plugin (plus ``extra_plugins``, for tests and embedding)."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     registry = BrokerRegistry()
     disabled = _disabled()
-    origin: dict[str, tuple[str, str]] = {}
+    # pluggy plugin name -> (entry point, distribution, version)
+    origin: dict[str, tuple[str, str, str]] = {}
     for ep, dist_name, version in _entry_points():
-        if ep.name in disabled or pm.has_plugin(ep.name):
+        if ep.name in disabled:
             continue
+        # Entry point names are only unique within a distribution.
+        plugin_name = f"{dist_name}:{ep.name}"
         try:
             plugin = ep.load()
+            if pm.is_registered(plugin):  # a second entry point naming the same module
+                continue
+            pm.register(plugin, name=plugin_name)
+            try:
+                pm.check_pending()  # only this plugin can fail: the earlier ones passed
+            except pluggy.PluginValidationError:
+                pm.unregister(plugin)
+                raise
         except Exception as exc:  # a broken plugin must not take the others down
-            message = f"{type(exc).__name__}: {exc}"
-            log.warning(
-                "could not load jobqueue plugin %r from distribution %s: %s",
-                ep.name,
-                dist_name,
-                message,
-            )
-            registry.failures.append(PluginLoadFailure(ep.name, dist_name, message))
+            _record_failure(registry, ep.name, dist_name, exc)
             continue
-        pm.register(plugin, name=ep.name)
-        origin[ep.name] = (dist_name, version)
+        origin[plugin_name] = (ep.name, dist_name, version)
     for index, plugin in enumerate(extra_plugins):
         name = f"extra-{index}"
         pm.register(plugin, name=name)
-        origin[name] = (getattr(plugin, "__name__", repr(plugin)), "")
+        origin[name] = (name, getattr(plugin, "__name__", repr(plugin)), "")
     pm.check_pending()
 
     for impl in reversed(pm.hook.jobqueue_register_brokers.get_hookimpls()):
-        dist_name, version = origin.get(impl.plugin_name, (impl.plugin_name, ""))
-
-        def register(cls: type[Broker], _d: str = dist_name, _v: str = version) -> None:
-            _register_one(registry, disabled, cls, _d, _v)
-
-        impl.function(register=register)
+        entry_point, dist_name, version = origin[impl.plugin_name]
+        registered: list[type[Broker]] = []
+        try:
+            impl.function(register=registered.append)
+        except Exception as exc:  # e.g. a lazy import of a missing client library
+            _record_failure(registry, entry_point, dist_name, exc)
+            continue
+        for cls in registered:
+            _register_one(registry, disabled, cls, dist_name, version)
     return registry
