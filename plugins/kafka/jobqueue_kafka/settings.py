@@ -1,0 +1,73 @@
+"""librdkafka settings for each kind of client, built from a job's `KafkaConfig`.
+
+The job's own ``config`` passes through; on top of it go the settings the broker contract
+depends on (idempotent producer, manual commits, the job's consumer group), which a job cannot
+override (`jobqueue_kafka.config.RESERVED_KEYS`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from jobqueue.contract import BrokerContext
+
+from jobqueue_kafka.config import KafkaConfig
+
+MAX_PAYLOAD_BYTES = 1024 * 1024
+# Room above the payload limit for the key and the record batch overhead.
+MAX_BATCH_BYTES = MAX_PAYLOAD_BYTES + 64 * 1024
+# Applied to topics that `ensure_topics` creates, so a full-size payload fits on a cluster
+# whose default is Kafka's 1 MB.
+TOPIC_SETTINGS = {"max.message.bytes": str(MAX_BATCH_BYTES)}
+
+LIBRDKAFKA_LOG = logging.getLogger("jobqueue_kafka.librdkafka")
+
+
+class _DropScopeWarnings(logging.Filter):
+    """Drops librdkafka's note that a consumer setting is ignored by a producer (and back):
+    one job config feeds all three kinds of client, so the note is expected, not a problem."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (len(args) == 3 and args[0] == "CONFWARN" and "ignored" in str(args[2]))
+
+
+LIBRDKAFKA_LOG.addFilter(_DropScopeWarnings())
+
+
+def common(config: KafkaConfig, context: BrokerContext) -> dict[str, Any]:
+    """Settings every client gets: where the cluster is, who we are, the job's passthrough."""
+    settings: dict[str, Any] = {
+        "bootstrap.servers": config.address(),
+        "client.id": f"jobqueue-{context.instance_id}",
+        "logger": LIBRDKAFKA_LOG,
+    }
+    settings.update(config.config)
+    return settings
+
+
+def producer(config: KafkaConfig, context: BrokerContext) -> dict[str, Any]:
+    """An idempotent, acks=all producer whose deliveries time out within the context timeout."""
+    settings = common(config, context)
+    settings.setdefault("message.max.bytes", MAX_BATCH_BYTES)
+    if not {"message.timeout.ms", "delivery.timeout.ms"} & config.config.keys():
+        # librdkafka's default (5 minutes) would hold a publish far past any HTTP deadline.
+        settings["message.timeout.ms"] = max(1000, int(context.timeout_s * 1000))
+    settings.update({"enable.idempotence": True, "acks": "all"})
+    return settings
+
+
+def consumer(config: KafkaConfig, context: BrokerContext, group: str) -> dict[str, Any]:
+    """A group member that never commits on its own: offsets are committed for acks only."""
+    settings = common(config, context)
+    settings.setdefault("auto.offset.reset", "earliest")
+    settings.update(
+        {"group.id": group, "enable.auto.commit": False, "enable.auto.offset.store": False}
+    )
+    return settings
+
+
+def admin(config: KafkaConfig, context: BrokerContext) -> dict[str, Any]:
+    """Settings of the AdminClient that creates topics."""
+    return common(config, context)
