@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from jobqueue.brokers.sqlite.broker import SqliteBroker
 from jobqueue.hookspecs import RegisterBroker, hookimpl
 
 
 @hookimpl
 def jobqueue_register_brokers(register: RegisterBroker) -> None:
-    return None
+    register(SqliteBroker)
