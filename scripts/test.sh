@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 echo "== ruff"; .venv/bin/ruff check core services plugins tests
-echo "== mypy"; .venv/bin/mypy core/jobqueue services
+echo "== mypy"; scripts/typecheck.sh
 echo "== pytest"; .venv/bin/python -m pytest "$@"

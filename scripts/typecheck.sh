@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# mypy over the `jobqueue` package as it is installed: core/jobqueue with services/controller
+# and services/dispatcher mounted as jobqueue.controller and jobqueue.dispatcher (a symlink
+# tree, because mypy cannot follow setuptools' package-dir mapping).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tree=build/typecheck
+rm -rf "$tree" && mkdir -p "$tree/jobqueue"
+for entry in core/jobqueue/*; do ln -s "$PWD/$entry" "$tree/jobqueue/$(basename "$entry")"; done
+ln -s "$PWD/services/controller" "$tree/jobqueue/controller"
+ln -s "$PWD/services/dispatcher" "$tree/jobqueue/dispatcher"
+cd "$tree" && exec ../../.venv/bin/mypy --config-file ../../pyproject.toml -p jobqueue "$@"

@@ -1,0 +1,174 @@
+"""A receiver: one broker consumer, a reader thread that polls it, and a small buffer.
+
+The reader thread keeps the buffer topped up to ``capacity`` so HTTP long polls only await
+the buffer: a waiting poll costs no thread and the event loop never blocks on the broker.
+The buffer is touched only on the event loop; the thread hands deliveries over with
+``call_soon_threadsafe``. Calls on the consumer are serialized by ``_lock`` as the broker
+contract requires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from jobqueue.contract import Consumer, Delivery
+from jobqueue.errors import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT_S = 0.05
+ERROR_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+class Receiver:
+    """Reads one topic for one job. ``due_at`` says when a buffered delivery may be handed
+    out (retry queues); by default at once."""
+
+    def __init__(
+        self,
+        name: str,
+        consumer_factory: Callable[[], Consumer],
+        loop: asyncio.AbstractEventLoop,
+        *,
+        capacity: int = 256,
+        due_at: Callable[[Delivery], float] | None = None,
+        job: str = "",
+    ) -> None:
+        self.name = name
+        self.job = job
+        self._factory = consumer_factory
+        self._loop = loop
+        self._capacity = capacity
+        self._due_at = due_at
+        self._buffer: deque[tuple[float, Delivery]] = deque()
+        self._arrived = asyncio.Event()
+        self._lock = threading.Lock()
+        self._room = threading.Condition()
+        self._held = 0  # deliveries the thread has passed on and not yet taken
+        self._consumer: Consumer | None = None
+        self._stopping = threading.Event()
+        self._paused = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the consumer (blocking; call from a thread) and start reading."""
+        self._consumer = self._factory()
+        self._thread = threading.Thread(
+            target=self._run, name=f"receiver-{self.job}-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def pause(self) -> None:
+        """Stop polling the broker; what is buffered stays until ``close``."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+        with self._room:
+            self._room.notify_all()
+
+    def close(self) -> None:
+        """Stop the thread and close the consumer: un-acked deliveries go back to the broker."""
+        self._stopping.set()
+        with self._room:
+            self._room.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        with self._lock:
+            if self._consumer is not None:
+                try:
+                    self._consumer.close()
+                except Exception as exc:  # closing must not fail a shutdown
+                    log.warning(
+                        "closing consumer failed",
+                        extra={"job": self.job, "receiver": self.name, "error": str(exc)},
+                    )
+                self._consumer = None
+
+    # -- reader thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            with self._room:
+                while (self._held >= self._capacity or self._paused.is_set()) and not (
+                    self._stopping.is_set()
+                ):
+                    self._room.wait(timeout=0.5)
+                room = self._capacity - self._held
+            if self._stopping.is_set():
+                return
+            try:
+                with self._lock:
+                    assert self._consumer is not None
+                    deliveries = self._consumer.poll(min(room, 500), POLL_TIMEOUT_S)
+            except Exception as exc:
+                delay = ERROR_BACKOFF_S[min(failures, len(ERROR_BACKOFF_S) - 1)]
+                failures += 1
+                self.error = str(exc)
+                log.warning(
+                    "poll failed",
+                    extra={"job": self.job, "receiver": self.name, "error": str(exc)},
+                )
+                self._stopping.wait(delay)
+                continue
+            failures = 0
+            self.error = None
+            if deliveries:
+                with self._room:
+                    self._held += len(deliveries)
+                try:
+                    self._loop.call_soon_threadsafe(self._arrive, deliveries)
+                except RuntimeError:  # loop closed during shutdown
+                    return
+
+    # -- event-loop side -------------------------------------------------------------------
+
+    def _arrive(self, deliveries: list[Delivery]) -> None:
+        now = time.time()
+        for delivery in deliveries:
+            due = self._due_at(delivery) if self._due_at else now
+            self._buffer.append((due, delivery))
+        self._arrived.set()
+
+    def take(self, limit: int, now: float) -> list[Delivery]:
+        """Up to ``limit`` buffered deliveries that are due, in order."""
+        taken: list[Delivery] = []
+        while self._buffer and len(taken) < limit and self._buffer[0][0] <= now:
+            taken.append(self._buffer.popleft()[1])
+        if taken:
+            with self._room:
+                self._held -= len(taken)
+                self._room.notify()
+        if not self._buffer:
+            self._arrived.clear()
+        return taken
+
+    def next_due(self) -> float | None:
+        return self._buffer[0][0] if self._buffer else None
+
+    async def wait(self, limit_s: float) -> None:
+        """Wait until something arrives or ``limit_s`` passes."""
+        if limit_s <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._arrived.wait(), limit_s)
+
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def ack_blocking(self, deliveries: Sequence[Delivery]) -> None:
+        """Ack on the broker (blocking; call from a thread)."""
+        with self._lock:
+            if self._consumer is None:
+                raise BrokerUnavailable(self.job, self.name, "receiver is closed")
+            self._consumer.ack(deliveries)
