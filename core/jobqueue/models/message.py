@@ -23,7 +23,7 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=False):
     name: Annotated[str, msgspec.Meta(max_length=256)] = ""
     description: Annotated[str, msgspec.Meta(max_length=1024)] = ""
     idempotent: bool = False
-    data: msgspec.Raw = msgspec.Raw(b"null")
+    data: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"null"))
     error_policy: ErrorPolicy | None = None
     attempt: Annotated[int, msgspec.Meta(ge=0)] = 0
 
