@@ -6,12 +6,13 @@ from typing import Any
 
 import msgspec
 from jobqueue.contract import Delivery, Record
+from redis.typing import EncodableT, FieldT
 
 PAYLOAD = b"payload"
 KEY = b"key"
 
 
-def encode(record: Record) -> dict[bytes, bytes]:
+def encode(record: Record) -> dict[FieldT, EncodableT]:
     """The entry's fields; the key is left out when the record has none."""
     if record.key is None:
         return {PAYLOAD: record.payload}
@@ -26,9 +27,7 @@ def decode(entry_id: bytes, fields: dict[Any, Any]) -> Delivery:
     """
     payload = fields.get(PAYLOAD)
     if payload is None:
-        payload = msgspec.json.encode(
-            {_text(name): _text(value) for name, value in fields.items()}
-        )
+        payload = msgspec.json.encode({_text(name): _text(value) for name, value in fields.items()})
     return Delivery(payload=payload, key=fields.get(KEY), handle=entry_id)
 
 
