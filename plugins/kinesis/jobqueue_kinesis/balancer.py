@@ -1,0 +1,77 @@
+"""Deciding which leases a consumer should take: free ones first, then a fair share.
+
+Pure logic over one read of the lease table, so that it can be tested without AWS. Every
+consumer of a group runs it on its own; conditional writes settle races. Each consumer aims
+for ``ceil(readable shards / live consumers)`` leases. It takes free (never owned, released
+or expired) leases up to that; when none are free and it is still short, it steals one lease
+from the busiest consumer, only if that one holds at least two more than it does, so that a
+move always narrows the gap and the group never oscillates.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+from jobqueue_kinesis.leases import Lease
+from jobqueue_kinesis.shards import Shard, parents_finished
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Leases to take now: ``free`` ones, and at most one ``steal`` from a busier owner."""
+
+    free: list[Lease] = field(default_factory=list)
+    steal: Lease | None = None
+
+
+def readable(shards: Mapping[str, Shard], leases: Mapping[str, Lease]) -> list[Lease]:
+    """Leases the group can read now: shard listed, not finished, parents finished."""
+    return [
+        lease
+        for shard_id, lease in sorted(leases.items())
+        if shard_id in shards
+        and not lease.finished
+        and parents_finished(shards[shard_id], shards, leases)
+    ]
+
+
+def plan(
+    me: str,
+    now_ms: int,
+    shards: Mapping[str, Shard],
+    leases: Mapping[str, Lease],
+    held: Collection[str],
+    rng: random.Random | None = None,
+) -> Plan:
+    """What consumer ``me`` (reading the shards in ``held``) should take from ``leases``."""
+    rng = rng or random.Random()
+    candidates = readable(shards, leases)
+    if not candidates:
+        return Plan()
+    owners = Counter(
+        lease.owner
+        for lease in candidates
+        if lease.held_by_other(me, now_ms) and lease.owner is not None
+    )
+    mine = sum(1 for lease in candidates if lease.shard_id in held)
+    target = math.ceil(len(candidates) / (len(owners) + 1))
+    wanted = target - mine
+    if wanted <= 0:
+        return Plan()
+    free = [
+        lease
+        for lease in candidates
+        if lease.shard_id not in held and not lease.held_by_other(me, now_ms)
+    ]
+    if free:
+        rng.shuffle(free)  # consumers starting together then rarely race for the same lease
+        return Plan(free=free[:wanted])
+    busiest, count = max(owners.items(), key=lambda item: (item[1], item[0]))
+    if count < mine + 2:
+        return Plan()
+    theirs = [lease for lease in candidates if lease.owner == busiest]
+    return Plan(steal=rng.choice(theirs))
