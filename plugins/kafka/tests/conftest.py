@@ -7,13 +7,13 @@ bundled Tansu); when none can be started the tests error with the reason, they n
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from jobqueue.contract import BrokerContext
-
+from jobqueue.contract import BrokerContext, Consumer, Delivery
 from jobqueue_kafka import KafkaBroker, KafkaConfig
 from jobqueue_kafka.testserver import GROUP_SETTINGS, kafka_test_server
 
@@ -60,3 +60,20 @@ def nowhere() -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+Drain = Callable[[Consumer, int], list[Delivery]]
+
+
+def _drain(consumer: Consumer, count: int, timeout_s: float = 30.0) -> list[Delivery]:
+    """Poll until ``count`` deliveries arrived (group joins take seconds) or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    got: list[Delivery] = []
+    while len(got) < count and time.monotonic() < deadline:
+        got += consumer.poll(count - len(got), 0.5)
+    return got
+
+
+@pytest.fixture
+def drain() -> Drain:
+    return _drain

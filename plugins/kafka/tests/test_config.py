@@ -8,7 +8,6 @@ import pytest
 from jobqueue.contract import REDACTED
 from jobqueue.errors import BrokerConfigError
 from jobqueue.plugins import load_brokers
-
 from jobqueue_kafka import KafkaBroker, KafkaConfig
 
 VALID: dict[str, Any] = {"cluster_address": ["localhost:9092"], "topic": "orders"}
