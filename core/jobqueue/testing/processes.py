@@ -1,0 +1,100 @@
+"""Running jobqueue's own services as real processes, for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_http(url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until ``url`` answers 200; fail early if ``process`` exits."""
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout_s}s: {last}")
+
+
+class DevStack:
+    """A ``jobqueue dev`` process (controller + dispatcher + embedded broker) on free ports."""
+
+    def __init__(self, data_dir: Path, *args: str, log_path: Path | None = None) -> None:
+        self.data_dir = data_dir
+        self.args = list(args)
+        self.controller_port = free_port()
+        self.dispatcher_port = free_port()
+        self.log_path = log_path or data_dir / "dev.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def controller_url(self) -> str:
+        return f"http://127.0.0.1:{self.controller_port}"
+
+    @property
+    def dispatcher_url(self) -> str:
+        return f"http://127.0.0.1:{self.dispatcher_port}"
+
+    def start(self, timeout_s: float = 30.0) -> DevStack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, "-m", "jobqueue", "dev",
+            "--data-dir", str(self.data_dir),
+            "--controller-port", str(self.controller_port),
+            "--dispatcher-port", str(self.dispatcher_port),
+            *self.args,
+        ]  # fmt: skip
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
+        )
+        log.close()
+        try:
+            wait_http(f"{self.controller_url}/health", timeout_s, self.process)
+            wait_http(f"{self.dispatcher_url}/health", timeout_s, self.process)
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"jobqueue dev did not start; log:\n{self.log()}") from None
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no cleanup — a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout_s: float = 60.0) -> int | None:
+        """SIGTERM and wait; returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return self.process.returncode
