@@ -12,7 +12,7 @@ from jobqueue.errors import InvalidInput
 T = TypeVar("T")
 
 _AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
-_NAMED = re.compile(r"^Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`$")
+_NAMED = re.compile(r"^Object (?:missing required|contains unknown) field `(?P<name>.+)`$")
 
 
 def _join(path: str, name: str) -> str:
@@ -40,13 +40,16 @@ def decode_json(body: bytes, type_: type[T], *, prefix: str = "") -> T:
         field, reason = split_validation_error(str(exc))
         raise InvalidInput(_join(prefix, field) if field else prefix, reason) from None
     except msgspec.DecodeError as exc:
-        raise InvalidInput(prefix, f"malformed JSON: {exc}") from None
+        detail = str(exc).removeprefix("JSON is malformed: ")
+        raise InvalidInput(prefix, f"malformed JSON: {detail}") from None
 
 
 def convert(data: Any, type_: type[T], *, prefix: str = "") -> T:
     """Like `decode_json` for already-parsed builtins (e.g. YAML files)."""
+    # Through JSON rather than msgspec.convert: `msgspec.Raw` fields (Message.data) can only
+    # be decoded from JSON text, and this keeps both paths' rules and errors identical.
     try:
-        return msgspec.convert(data, type_)
-    except msgspec.ValidationError as exc:
-        field, reason = split_validation_error(str(exc))
-        raise InvalidInput(_join(prefix, field) if field else prefix, reason) from None
+        body = msgspec.json.encode(data)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(prefix, f"not representable as JSON: {exc}") from None
+    return decode_json(body, type_, prefix=prefix)

@@ -20,6 +20,7 @@ JobType = Literal["consumer", "producer"]
 JobState = Literal["stopped", "active", "deprecated", "archived"]
 Backoff = Annotated[int, msgspec.Meta(ge=0, le=7 * 24 * 3600 * 1000)]
 ProcessingTime = Annotated[int, msgspec.Meta(ge=1, le=7 * 24 * 3600 * 1000)]
+MAX_RETRY_QUEUES = 32
 
 
 class ErrorPolicy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -31,7 +32,7 @@ class ErrorPolicy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RetryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    backoffs: Annotated[list[Backoff], msgspec.Meta(min_length=1, max_length=32)]
+    backoffs: Annotated[list[Backoff], msgspec.Meta(min_length=1, max_length=MAX_RETRY_QUEUES)]
 
 
 class QueueConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 
+from jobqueue.models.job import MAX_RETRY_QUEUES
 from jobqueue.models.message import DLQMessage, Message, MessageId
 
 JobName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -26,7 +27,7 @@ class PollRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class RetryPollRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: JobName
-    retry_queue: Annotated[int, msgspec.Meta(ge=0)]
+    retry_queue: Annotated[int, msgspec.Meta(ge=0, le=MAX_RETRY_QUEUES - 1)]
     max_wait_ms: WaitMs = 0
     max_messages: MaxMessages = 10
 
