@@ -7,8 +7,10 @@ from typing import Annotated
 import msgspec
 
 from jobqueue.models.job import Job, Name
+from jobqueue.models.message import MAX_SAFE_ID
 
 DispatcherId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+JobId = Annotated[int, msgspec.Meta(ge=1, le=MAX_SAFE_ID)]
 
 
 class RegisterRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -18,7 +20,7 @@ class RegisterRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class DeregisterRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     dispatcher_id: DispatcherId
-    job_id: int
+    job_id: JobId
 
 
 class GossipRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
