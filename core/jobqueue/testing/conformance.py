@@ -106,6 +106,16 @@ class BrokerConformance:
             ack=ack,
         )
 
+    def _until_sentinel(self, consumer: Consumer) -> list[Delivery]:
+        """Poll (acking) until the record with payload ``b"sentinel"`` arrived."""
+        return drain_until(
+            consumer,
+            lambda received: b"sentinel" in payloads(received),
+            self.delivery_deadline_s,
+            poll_timeout_s=self.poll_timeout_s,
+            ack=True,
+        )
+
     def _quiet(self, consumer: Consumer) -> list[Delivery]:
         return collect_for(consumer, self.quiet_s, poll_timeout_s=self.poll_timeout_s)
 
@@ -122,7 +132,8 @@ class BrokerConformance:
         ]
         producer = conformance.producer(topic)
         producer.publish(records)
-        consumer = conformance.consumer(topic, unique_name("g"))
+        group = unique_name("g")
+        consumer = conformance.consumer(topic, group)
 
         got = self._drain(consumer, len(records))
 
@@ -130,7 +141,11 @@ class BrokerConformance:
             (r.payload, r.key) for r in records
         )
         consumer.ack(got)
-        assert payloads(self._quiet(consumer)) == []
+        consumer.close()
+        reopened = conformance.consumer(topic, group, broker=conformance.new_broker())
+        producer.publish([Record(payload=b"sentinel")])
+        after = self._until_sentinel(reopened) + self._quiet(reopened)
+        assert payloads(after) == [b"sentinel"]
 
     def test_binary_payload_bytes_preserved(self, conformance: Harness) -> None:
         """Every byte value 0..255 survives the round trip, in payload and in key."""
@@ -170,14 +185,7 @@ class BrokerConformance:
         assert consumer.ack([]) is None
         producer.publish([Record(payload=b"sentinel")])
 
-        got = drain_until(
-            consumer,
-            lambda received: b"sentinel" in payloads(received),
-            self.delivery_deadline_s,
-            poll_timeout_s=self.poll_timeout_s,
-            ack=True,
-        )
-        got += self._quiet(consumer)
+        got = self._until_sentinel(consumer) + self._quiet(consumer)
 
         assert payloads(got) == [b"sentinel"]
 
