@@ -2,22 +2,87 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
+from jobqueue.errors import JobQueueError
+from jobqueue.logs import configure_logging
+
+DEFAULT_DB = "sqlite:///.jobqueue/controller.db"
+TOKEN_ENV = "JOBQUEUE_CONTROLLER_TOKEN"
+
+log = logging.getLogger("jobqueue.controller")
+
 
 @click.command()
-@click.option("--db", envvar="JOBQUEUE_DB", default="sqlite:///.jobqueue/controller.db",
-              show_default=True, help="SQLAlchemy URL of the job store.")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--db",
+    envvar="JOBQUEUE_DB",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="SQLAlchemy URL of the job store (env JOBQUEUE_DB), e.g. postgresql://user@host/db.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=4000, show_default=True, type=int)
-def controller(db: str, host: str, port: int) -> None:
-    """Run the controller (job registry and dispatcher registrations)."""
-    raise click.ClickException("the controller is not built yet (issue 3)")
+@click.option(
+    "--token",
+    envvar=TOKEN_ENV,
+    default=None,
+    help=f"Require 'Authorization: Bearer <token>' on every API route (env {TOKEN_ENV}).",
+)
+@click.option(
+    "--dispatcher-ttl",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds without a heartbeat after which a dispatcher registration expires.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def controller(
+    db: str, host: str, port: int, token: str | None, dispatcher_ttl: float, log_level: str
+) -> None:
+    """Run the controller (job registry and dispatcher registrations).
+
+    The database must be migrated first: `jobqueue migrate --db URL`.
+    """
+    import uvicorn
+
+    from jobqueue.controller.app import create_app
+    from jobqueue.controller.db import safe_url
+
+    configure_logging(log_level)
+    try:
+        app = create_app(db, token=token or None, dispatcher_ttl_s=dispatcher_ttl)
+    except JobQueueError as exc:
+        raise click.ClickException(str(exc)) from None
+    log.info(
+        "controller starting",
+        extra={"db": safe_url(db), "host": host, "port": port, "auth": bool(token)},
+    )
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 @click.command()
-@click.option("--db", envvar="JOBQUEUE_DB", default="sqlite:///.jobqueue/controller.db",
-              show_default=True, help="SQLAlchemy URL of the job store.")
+@click.option(
+    "--db",
+    envvar="JOBQUEUE_DB",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="SQLAlchemy URL of the job store (env JOBQUEUE_DB).",
+)
 def migrate(db: str) -> None:
-    """Apply the controller's database migrations."""
-    raise click.ClickException("migrations are not built yet (issue 3)")
+    """Apply the controller's database migrations (idempotent)."""
+    from jobqueue.controller.db import safe_url
+    from jobqueue.controller.migrations import head_revision, upgrade
+
+    try:
+        upgrade(db)
+    except JobQueueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"database {safe_url(db)} is at revision {head_revision()} (latest)")
