@@ -3,9 +3,11 @@
 Pure logic over one read of the lease table, so that it can be tested without AWS. Every
 consumer of a group runs it on its own; conditional writes settle races. Each consumer aims
 for ``ceil(readable shards / live consumers)`` leases. It takes free (never owned, released
-or expired) leases up to that; when none are free and it is still short, it steals one lease
-from the busiest consumer, only if that one holds at least two more than it does, so that a
-move always narrows the gap and the group never oscillates.
+or expired) leases up to that; when none are free and it is still short, it asks the busiest
+consumer to hand one lease over, only if that one holds at least two more than it does, so that
+a move always narrows the gap and the group never oscillates. One request at a time: it asks
+again only once the last one was served. The owner releases a requested lease after its
+deliveries from that shard are acked, so healthy consumers never receive the same record.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from jobqueue_kinesis.shards import Shard, parents_finished
 
 @dataclass(frozen=True)
 class Plan:
-    """Leases to take now: ``free`` ones, and at most one ``steal`` from a busier owner."""
+    """Leases to take now (``free``), or one to ask a busier owner for (``handoff``)."""
 
     free: list[Lease] = field(default_factory=list)
-    steal: Lease | None = None
+    handoff: Lease | None = None
 
 
 def readable(shards: Mapping[str, Shard], leases: Mapping[str, Lease]) -> list[Lease]:
@@ -70,8 +72,10 @@ def plan(
     if free:
         rng.shuffle(free)  # consumers starting together then rarely race for the same lease
         return Plan(free=free[:wanted])
-    busiest, count = max(owners.items(), key=lambda item: (item[1], item[0]))
-    if count < mine + 2:
+    if not owners or any(lease.handoff_to == me for lease in candidates):
         return Plan()
-    theirs = [lease for lease in candidates if lease.owner == busiest]
-    return Plan(steal=rng.choice(theirs))
+    busiest, count = max(owners.items(), key=lambda item: (item[1], item[0]))
+    theirs = [lease for lease in candidates if lease.owner == busiest and not lease.handoff_to]
+    if count < mine + 2 or not theirs:
+        return Plan()
+    return Plan(handoff=rng.choice(theirs))

@@ -1,29 +1,32 @@
 """Reading a stream as one member of a group, KCL-style, without the Java KCL.
 
 The consumer holds leases on some shards (see `leases` and `balancer`) and reads only those,
-with GetRecords from the lease's checkpoint on. A background thread renews the leases every
-third of ``lease_ms``, so slow callers keep their shards; a consumer that dies stops renewing
-and its shards move to the others once its leases expire. Acks advance a shard's checkpoint
-over the contiguous acked prefix only (`tracking`). A shard whose lease is lost (stolen by a
-busier group or expired) is dropped with its in-flight deliveries: their acks are ignored and
-the new owner delivers them again from the checkpoint. A closed shard read to its end and
+with GetRecords from the lease's checkpoint on. Each poll renews the leases that are due, so
+``lease_ms`` is how long a consumer may go without polling before its shards (and the records
+it has not acked) may move to another consumer of the group; a consumer that dies stops
+renewing and its shards move once its leases expire.
+
+Acks advance a shard's checkpoint over the contiguous acked prefix and record the acked runs
+past it (`tracking`). A shard whose lease is lost is dropped with its in-flight deliveries:
+their acks are ignored and the new owner delivers them again. A shard another consumer asked
+for (a handoff, to even out the work) is drained instead: no more reads, then released once
+its deliveries are acked, or after ``lease_ms`` at most. A closed shard read to its end and
 fully acked is checkpointed ``SHARD_END`` and released, which lets its children be read.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import botocore.exceptions
-
 from jobqueue.contract import Consumer, Delivery
 from jobqueue.errors import BrokerUnavailable, JobQueueError
+
 from jobqueue_kinesis import balancer
 from jobqueue_kinesis.clients import Clients, error_code, translate
 from jobqueue_kinesis.config import BROKER_NAME
@@ -36,8 +39,8 @@ log = logging.getLogger(__name__)
 
 MAX_GET_RECORDS = 10_000
 THROTTLE_PAUSE_S = 1.0
-# A lease is trusted locally for this share of lease_ms after a renewal was sent, so that the
-# holder stops reading before another consumer may consider the lease expired.
+# A lease is read from only while its last renewal is younger than this share of lease_ms,
+# so that the holder stops before another consumer may consider the lease expired.
 TRUSTED_SHARE = 0.8
 
 
@@ -58,21 +61,18 @@ class ShardState:
     shard_id: str
     generation: int
     checkpoint: str
-    trusted_until: float
+    renewed_at: float
+    tracker: AckTracker
     position: str | None = None
     iterator: str | None = None
-    tracker: AckTracker = field(default_factory=AckTracker)
     dirty: bool = False
     at_end: bool = False
-    lost: bool = False
+    draining_since: float | None = None
     next_read_at: float = 0.0
-
-    def sequence_checkpoint(self) -> str | None:
-        return None if self.checkpoint in (TRIM_HORIZON, SHARD_END) else self.checkpoint
 
 
 class KinesisConsumer(Consumer):
-    """Reads ``stream`` as a member of ``group``; shards are shared through ``leases``."""
+    """Reads ``stream`` as a member of a group; shards are shared through ``leases``."""
 
     def __init__(
         self,
@@ -93,15 +93,17 @@ class KinesisConsumer(Consumer):
         self._idle_s = idle_poll_s
         self._balance_every_s = min(max(self._lease_s / 3, 0.5), 2.0)
         self._next_balance = 0.0
-        self._shards_seen: dict[str, Shard] = {}
+        self._shards: dict[str, Shard] = {}
         self._owned: dict[str, ShardState] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._renewer: threading.Thread | None = None
         self._generation = 0
         self._turn = 0
         self._table_ready = False
         self._closed = False
+
+    @property
+    def held_shards(self) -> list[str]:
+        """The shards this consumer holds leases on (for tests and diagnostics)."""
+        return sorted(self._owned)
 
     # -- the Consumer contract -------------------------------------------------------------
 
@@ -118,154 +120,140 @@ class KinesisConsumer(Consumer):
             time.sleep(min(self._idle_s, remaining))
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
-        touched: dict[str, ShardState] = {}
         for delivery in deliveries:
             handle = delivery.handle
             if not isinstance(handle, Handle) or handle.owner != self.owner:
                 continue
             state = self._owned.get(handle.shard_id)
-            if state is None or state.generation != handle.generation or state.lost:
+            if state is None or state.generation != handle.generation:
                 continue  # the lease moved on; the new owner delivers this record again
             if state.tracker.ack(handle.sequence):
-                touched[state.shard_id] = state
-        for state in touched.values():
-            self._advance(state)
+                self._advance(state)
+                state.dirty = True
         self._flush_checkpoints()
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
-        if self._renewer is not None:
-            self._renewer.join()
         for state in list(self._owned.values()):
-            if state.lost:
-                continue
-            self._advance(state)
-            final = SHARD_END if state.at_end and state.tracker.idle else state.checkpoint
             try:
-                self._leases.release(state.shard_id, self.owner, final)
+                self._release(state)
             except JobQueueError as exc:
                 log.warning(
                     "could not release the lease on shard %s of stream %r; it frees itself "
-                    "after %d ms: %s",
+                    "%d ms after its last renewal: %s",
                     state.shard_id,
                     self._stream,
                     self._lease_ms,
                     exc,
                 )
-        with self._lock:
-            self._owned.clear()
+        self._owned.clear()
 
     # -- leases ----------------------------------------------------------------------------
 
     def _maintain(self) -> None:
-        """Everything a poll does besides reading: set up, drop lost shards, finish, balance."""
+        """Everything a poll does besides reading: renew, finish, hand off, balance."""
         if not self._table_ready:
             self._leases.ensure()
             self._table_ready = True
-        if self._renewer is None:
-            self._renewer = threading.Thread(
-                target=self._renew_loop, name=f"kinesis-lease-renewer-{self.owner}", daemon=True
-            )
-            self._renewer.start()
-        self._drop_lost()
-        self._finish_ended()
-        self._flush_checkpoints(raise_errors=False)
+        self._renew_due()
+        self._flush_checkpoints()
+        for state in list(self._owned.values()):
+            if state.at_end and state.tracker.idle:
+                self._release(state)
+                log.info("shard %s of stream %r finished", state.shard_id, self._stream)
+                self._next_balance = 0.0  # its children may be readable now
+            elif state.draining_since is not None and (
+                state.tracker.idle or time.monotonic() - state.draining_since > self._lease_s
+            ):
+                self._release(state)
+                log.info("shard %s of stream %r handed over", state.shard_id, self._stream)
         if time.monotonic() >= self._next_balance:
             self._balance()
 
-    def _drop_lost(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            gone = [s for s in self._owned.values() if s.lost or now > s.trusted_until]
-            for state in gone:
-                del self._owned[state.shard_id]
-        for state in gone:
-            log.info(
-                "lease on shard %s of stream %r lost; %d un-acked deliveries will be redelivered",
-                state.shard_id,
-                self._stream,
-                len(state.tracker),
-            )
-        if gone:
-            self._next_balance = 0.0
-
-    def _finish_ended(self) -> None:
-        """Checkpoint SHARD_END on shards read to their end and fully acked, and let them go."""
+    def _renew_due(self) -> None:
+        due = time.monotonic() - self._lease_s / 3
         for state in list(self._owned.values()):
-            if not (state.at_end and state.tracker.idle):
+            if state.renewed_at > due:
                 continue
-            released = self._leases.release(state.shard_id, self.owner, SHARD_END)
-            with self._lock:
-                self._owned.pop(state.shard_id, None)
-            if released:
-                log.info("shard %s of stream %r finished", state.shard_id, self._stream)
-            self._next_balance = 0.0  # its children may be readable now
+            sent = time.monotonic()
+            lease = self._leases.renew(state.shard_id, self.owner, self._lease_ms)
+            if lease is None:
+                self._lost(state)
+                continue
+            state.renewed_at = sent
+            self._note_handoff(state, lease)
+
+    def _note_handoff(self, state: ShardState, lease: Lease) -> None:
+        if lease.handoff_to and lease.handoff_to != self.owner and state.draining_since is None:
+            state.draining_since = time.monotonic()
+
+    def _lost(self, state: ShardState) -> None:
+        self._owned.pop(state.shard_id, None)
+        self._next_balance = 0.0
+        log.info(
+            "lease on shard %s of stream %r lost; %d un-acked deliveries will be redelivered",
+            state.shard_id,
+            self._stream,
+            state.tracker.unacked,
+        )
+
+    def _release(self, state: ShardState) -> None:
+        self._owned.pop(state.shard_id, None)
+        self._advance(state)
+        if state.at_end and state.tracker.idle:
+            self._leases.release(state.shard_id, self.owner, SHARD_END, ())
+        else:
+            self._leases.release(state.shard_id, self.owner, state.checkpoint, state.tracker.runs())
 
     def _balance(self) -> None:
-        self._shards_seen = list_shards(
+        self._shards = list_shards(
             self._clients.kinesis, self._clients.kinesis_address, self._stream
         )
         leases = self._leases.list()
-        for shard_id in self._shards_seen.keys() - leases.keys():
+        for shard_id in sorted(self._shards.keys() - leases.keys()):
             self._leases.create(shard_id)
-            leases[shard_id] = Lease(shard_id, TRIM_HORIZON, None, 0, 0)
-        with self._lock:
-            for shard_id, state in self._owned.items():
-                lease = leases.get(shard_id)
-                if lease is None or lease.owner != self.owner:
-                    state.lost = True
+            leases[shard_id] = Lease(shard_id)
         for shard_id, lease in leases.items():
-            if lease.finished and shard_id not in self._shards_seen:
+            if lease.finished and shard_id not in self._shards:
                 self._leases.delete(lease)
-        self._drop_lost()
-        decided = balancer.plan(self.owner, now_ms(), self._shards_seen, leases, self._owned)
+        for state in list(self._owned.values()):
+            current = leases.get(state.shard_id)
+            if current is None or current.owner != self.owner:
+                self._lost(state)
+            else:
+                self._note_handoff(state, current)
+        decided = balancer.plan(self.owner, now_ms(), self._shards, leases, self._owned)
         for lease in decided.free:
             self._take(lease)
-        if decided.steal is not None and self._take(decided.steal):
+        if decided.handoff is not None and self._leases.request_handoff(
+            decided.handoff, self.owner
+        ):
             log.info(
-                "took shard %s of stream %r from busier consumer %s",
-                decided.steal.shard_id,
+                "asked consumer %s to hand shard %s of stream %r over",
+                decided.handoff.owner,
+                decided.handoff.shard_id,
                 self._stream,
-                decided.steal.owner,
             )
         self._next_balance = time.monotonic() + self._balance_every_s
 
-    def _take(self, lease: Lease) -> bool:
+    def _take(self, lease: Lease) -> None:
         sent = time.monotonic()
         taken = self._leases.take(lease, self.owner, self._lease_ms)
         if taken is None:
-            return False
+            return
         self._generation += 1
         state = ShardState(
             shard_id=taken.shard_id,
             generation=self._generation,
             checkpoint=taken.checkpoint,
-            trusted_until=sent + self._lease_s * TRUSTED_SHARE,
+            renewed_at=sent,
+            tracker=AckTracker(skip=taken.acked_runs),
         )
-        state.position = state.sequence_checkpoint()
-        with self._lock:
-            self._owned[state.shard_id] = state
-        return True
-
-    def _renew_loop(self) -> None:
-        while not self._stop.wait(self._lease_s / 3):
-            with self._lock:
-                states = [s for s in self._owned.values() if not s.lost]
-            for state in states:
-                sent = time.monotonic()
-                try:
-                    renewed = self._leases.renew(state.shard_id, self.owner, self._lease_ms)
-                except JobQueueError as exc:
-                    log.warning("could not renew the lease on shard %s: %s", state.shard_id, exc)
-                    continue
-                with self._lock:
-                    if renewed:
-                        state.trusted_until = sent + self._lease_s * TRUSTED_SHARE
-                    else:
-                        state.lost = True
+        if taken.checkpoint != TRIM_HORIZON:
+            state.position = taken.checkpoint
+        self._owned[state.shard_id] = state
 
     # -- checkpoints -----------------------------------------------------------------------
 
@@ -275,37 +263,44 @@ class KinesisConsumer(Consumer):
             state.checkpoint = safe
             state.dirty = True
 
-    def _flush_checkpoints(self, *, raise_errors: bool = True) -> None:
-        """Write every advanced checkpoint; errors leave them dirty for the next try."""
+    def _flush_checkpoints(self) -> None:
+        """Write every changed checkpoint; a failed write stays pending for the next call."""
         failure: JobQueueError | None = None
         for state in list(self._owned.values()):
-            if not state.dirty or state.lost:
+            if not state.dirty:
                 continue
             try:
-                written = self._leases.checkpoint(state.shard_id, self.owner, state.checkpoint)
+                written = self._leases.checkpoint(
+                    state.shard_id, self.owner, state.checkpoint, state.tracker.runs()
+                )
             except JobQueueError as exc:
                 failure = failure or exc
                 continue
             if written:
                 state.dirty = False
             else:
-                with self._lock:
-                    state.lost = True
-        if failure is not None and raise_errors:
+                self._lost(state)
+        if failure is not None:
             raise failure
 
     # -- reading ---------------------------------------------------------------------------
 
     def _read_round(self, max_records: int) -> list[Delivery]:
-        """One GetRecords on each held shard that is due, until ``max_records`` are in hand."""
+        """One GetRecords on each readable shard that is due, until ``max_records`` are in hand."""
         deliveries: list[Delivery] = []
         states = list(self._owned.values())
         if not states:
             return deliveries
         self._turn = (self._turn + 1) % len(states)
         now = time.monotonic()
+        trusted_since = now - self._lease_s * TRUSTED_SHARE
         for state in states[self._turn :] + states[: self._turn]:
-            if state.lost or state.at_end or now < state.next_read_at or now > state.trusted_until:
+            if (
+                state.at_end
+                or state.draining_since is not None
+                or now < state.next_read_at
+                or state.renewed_at < trusted_since
+            ):
                 continue
             self._read_shard(state, max_records - len(deliveries), deliveries)
             if len(deliveries) >= max_records:
@@ -327,10 +322,11 @@ class KinesisConsumer(Consumer):
         records: list[dict[str, Any]] = response.get("Records", [])
         for record in records:
             sequence = record["SequenceNumber"]
-            state.tracker.delivered(sequence)
             state.position = sequence
-            handle = Handle(self.owner, state.shard_id, state.generation, sequence)
-            into.append(Delivery(record["Data"], record_key(record["PartitionKey"]), handle))
+            if state.tracker.delivered(sequence):
+                handle = Handle(self.owner, state.shard_id, state.generation, sequence)
+                into.append(Delivery(record["Data"], record_key(record["PartitionKey"]), handle))
+        self._advance(state)  # records acked by a previous owner may extend the prefix
         state.iterator = response.get("NextShardIterator")
         if state.iterator is None or (not records and self._past_end(state)):
             state.at_end = True
@@ -339,7 +335,7 @@ class KinesisConsumer(Consumer):
 
     def _past_end(self, state: ShardState) -> bool:
         """Emulators never end a closed shard's iterator; compare with its last sequence."""
-        shard = self._shards_seen.get(state.shard_id)
+        shard = self._shards.get(state.shard_id)
         if shard is None or shard.ending_sequence is None:
             return False
         return int(shard.ending_sequence) <= int(state.position or 0)
@@ -347,10 +343,8 @@ class KinesisConsumer(Consumer):
     def _iterator(self, state: ShardState) -> str | None:
         params: dict[str, Any] = {"StreamName": self._stream, "ShardId": state.shard_id}
         if state.position is not None:
-            params |= {
-                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
-                "StartingSequenceNumber": state.position,
-            }
+            params["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+            params["StartingSequenceNumber"] = state.position
         else:
             params["ShardIteratorType"] = "TRIM_HORIZON"
         try:
@@ -361,7 +355,8 @@ class KinesisConsumer(Consumer):
         iterator = response.get("ShardIterator")
         if iterator is None:
             state.at_end = True
-        return str(iterator) if iterator is not None else None
+            return None
+        return str(iterator)
 
     def _read_failed(self, state: ShardState, exc: Exception) -> None:
         """Throttling and expired iterators are part of reading; the rest is an outage."""

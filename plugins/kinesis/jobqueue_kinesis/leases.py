@@ -3,8 +3,11 @@
 One item per (group, stream, shard), KCL-style: hash key ``lease_scope`` = ``<group>:<stream>``
 (stream names cannot contain ``:``), range key ``shard_id``, then the checkpoint (a sequence
 number, ``TRIM_HORIZON`` or ``SHARD_END``), the owner, a lease counter and an expiry time in
-epoch milliseconds. Every change of ownership is a conditional write, so two consumers can
-never both believe they took a lease:
+epoch milliseconds. Beyond KCL, ``acked_runs`` lists the runs of records acked *past* the
+checkpoint (acks come out of order), so that a new owner skips them instead of delivering them
+again, and ``handoff_to`` names a consumer that asked the owner for the lease (see `consumer`).
+
+Every change of ownership is a conditional write, so two consumers never both hold a lease:
 
 * take: only if the counter is still the one read (nobody renewed, took or released since);
 * renew, checkpoint, release: only if the caller is still the owner.
@@ -17,7 +20,7 @@ Expiry uses wall clocks: hosts must agree on the time to well within a lease dur
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,13 +32,18 @@ from jobqueue_kinesis.provisioning import ensure_lease_table
 TRIM_HORIZON = "TRIM_HORIZON"
 SHARD_END = "SHARD_END"
 
+Run = tuple[str, str]
+"""Records from the first to the last sequence number (inclusive), all acked."""
+
 _NAMES = {
     "#scope": "lease_scope",
     "#shard": "shard_id",
     "#checkpoint": "checkpoint",
+    "#runs": "acked_runs",
     "#owner": "lease_owner",
     "#counter": "lease_counter",
     "#expires": "expires_at_ms",
+    "#handoff": "handoff_to",
 }
 
 
@@ -43,15 +51,30 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def encode_runs(runs: Sequence[Run]) -> str:
+    return ",".join(f"{first}-{last}" for first, last in runs)
+
+
+def decode_runs(text: str) -> tuple[Run, ...]:
+    runs: list[Run] = []
+    for part in filter(None, text.split(",")):
+        first, _, last = part.partition("-")
+        if first.isdigit() and last.isdigit():
+            runs.append((first, last))
+    return tuple(runs)
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     """One lease item as read from the table."""
 
     shard_id: str
-    checkpoint: str
-    owner: str | None
-    counter: int
-    expires_at_ms: int
+    checkpoint: str = TRIM_HORIZON
+    owner: str | None = None
+    counter: int = 0
+    expires_at_ms: int = 0
+    acked_runs: tuple[Run, ...] = ()
+    handoff_to: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -61,23 +84,17 @@ class Lease:
     def held_by_other(self, me: str, now: int) -> bool:
         return self.owner is not None and self.owner != me and self.expires_at_ms > now
 
-    def is_free(self, now: int) -> bool:
-        return self.owner is None or self.expires_at_ms <= now
-
 
 def _lease(item: dict[str, Any]) -> Lease:
-    owner = item.get("lease_owner", {}).get("S")
     return Lease(
         shard_id=item["shard_id"]["S"],
         checkpoint=item["checkpoint"]["S"],
-        owner=owner or None,
+        owner=item.get("lease_owner", {}).get("S") or None,
         counter=int(item["lease_counter"]["N"]),
         expires_at_ms=int(item.get("expires_at_ms", {}).get("N", "0")),
+        acked_runs=decode_runs(item.get("acked_runs", {}).get("S", "")),
+        handoff_to=item.get("handoff_to", {}).get("S") or None,
     )
-
-
-def _names(expression: str) -> dict[str, str]:
-    return {key: value for key, value in _NAMES.items() if key in expression}
 
 
 class LeaseTable:
@@ -110,17 +127,15 @@ class LeaseTable:
             "lease_counter": {"N": "0"},
             "expires_at_ms": {"N": "0"},
         }
-        self._conditional(
-            "put_item", Item=item, ConditionExpression="attribute_not_exists(#shard)"
-        )
+        self._write("put_item", Item=item, ConditionExpression="attribute_not_exists(#shard)")
 
     def take(self, lease: Lease, owner: str, lease_ms: int) -> Lease | None:
         """Become the owner of ``lease`` if nobody touched it since it was read."""
-        expression = "SET #owner = :owner, #expires = :expires, #counter = #counter + :one"
-        attributes = self._conditional(
+        attributes = self._write(
             "update_item",
             Key=self._key(lease.shard_id),
-            UpdateExpression=expression,
+            UpdateExpression="SET #owner = :owner, #expires = :expires, "
+            "#counter = #counter + :one REMOVE #handoff",
             ConditionExpression="#counter = :counter AND #checkpoint <> :end",
             ExpressionAttributeValues={
                 ":owner": {"S": owner},
@@ -133,34 +148,59 @@ class LeaseTable:
         )
         return None if attributes is None else _lease(attributes)
 
-    def renew(self, shard_id: str, owner: str, lease_ms: int) -> bool:
-        """Push the expiry of a lease ``owner`` holds; False if it is no longer theirs."""
-        expression = "SET #expires = :expires, #counter = #counter + :one"
+    def renew(self, shard_id: str, owner: str, lease_ms: int) -> Lease | None:
+        """Push the expiry of a lease ``owner`` holds; None if it is no longer theirs."""
         return self._owned_update(
             shard_id,
             owner,
-            expression,
+            "SET #expires = :expires, #counter = #counter + :one",
             {":expires": {"N": str(now_ms() + lease_ms)}, ":one": {"N": "1"}},
         )
 
-    def checkpoint(self, shard_id: str, owner: str, checkpoint: str) -> bool:
+    def checkpoint(self, shard_id: str, owner: str, checkpoint: str, runs: Sequence[Run]) -> bool:
         """Record how far ``owner`` has got; False if the lease is no longer theirs."""
-        return self._owned_update(
-            shard_id, owner, "SET #checkpoint = :checkpoint", {":checkpoint": {"S": checkpoint}}
+        updated = self._owned_update(
+            shard_id,
+            owner,
+            "SET #checkpoint = :checkpoint, #runs = :runs",
+            {":checkpoint": {"S": checkpoint}, ":runs": {"S": encode_runs(runs)}},
         )
+        return updated is not None
 
-    def release(self, shard_id: str, owner: str, checkpoint: str | None = None) -> bool:
-        """Give the lease up (writing ``checkpoint`` first if given) so others take it at once."""
-        values: dict[str, Any] = {":zero": {"N": "0"}, ":one": {"N": "1"}}
-        expression = "SET #expires = :zero, #counter = #counter + :one"
-        if checkpoint is not None:
-            expression += ", #checkpoint = :checkpoint"
-            values[":checkpoint"] = {"S": checkpoint}
-        return self._owned_update(shard_id, owner, expression + " REMOVE #owner", values)
+    def release(self, shard_id: str, owner: str, checkpoint: str, runs: Sequence[Run]) -> bool:
+        """Write the checkpoint and give the lease up, so that others can take it at once."""
+        updated = self._owned_update(
+            shard_id,
+            owner,
+            "SET #checkpoint = :checkpoint, #runs = :runs, #expires = :zero, "
+            "#counter = #counter + :one REMOVE #owner, #handoff",
+            {
+                ":checkpoint": {"S": checkpoint},
+                ":runs": {"S": encode_runs(runs)},
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+            },
+        )
+        return updated is not None
+
+    def request_handoff(self, lease: Lease, requester: str) -> bool:
+        """Ask the owner of ``lease`` to release it once its deliveries are acked."""
+        attributes = self._write(
+            "update_item",
+            Key=self._key(lease.shard_id),
+            UpdateExpression="SET #handoff = :requester",
+            ConditionExpression="#owner = :owner",
+            ExpressionAttributeValues={
+                ":requester": {"S": requester},
+                ":owner": {"S": lease.owner or ""},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return attributes is not None
 
     def delete(self, lease: Lease) -> None:
         """Remove a finished lease whose shard has left the stream (past retention)."""
-        self._conditional(
+        self._write(
             "delete_item",
             Key=self._key(lease.shard_id),
             ConditionExpression="#checkpoint = :end",
@@ -169,25 +209,26 @@ class LeaseTable:
 
     def _owned_update(
         self, shard_id: str, owner: str, expression: str, values: dict[str, Any]
-    ) -> bool:
-        values = {**values, ":me": {"S": owner}}
-        result = self._conditional(
+    ) -> Lease | None:
+        attributes = self._write(
             "update_item",
             Key=self._key(shard_id),
             UpdateExpression=expression,
             ConditionExpression="#owner = :me",
-            ExpressionAttributeValues=values,
-            ReturnValues="UPDATED_NEW",
+            ExpressionAttributeValues={**values, ":me": {"S": owner}},
+            ReturnValues="ALL_NEW",
         )
-        return result is not None
+        return None if attributes is None else _lease(attributes)
 
     def _key(self, shard_id: str) -> dict[str, Any]:
         return {"lease_scope": {"S": self.scope}, "shard_id": {"S": shard_id}}
 
-    def _conditional(self, operation: str, **params: Any) -> dict[str, Any] | None:
+    def _write(self, operation: str, **params: Any) -> dict[str, Any] | None:
         """Run a conditional write; None when its condition failed, else the new attributes."""
         expression = f"{params.get('UpdateExpression', '')} {params['ConditionExpression']}"
-        params["ExpressionAttributeNames"] = _names(expression)
+        params["ExpressionAttributeNames"] = {
+            key: value for key, value in _NAMES.items() if key in expression
+        }
         params["TableName"] = self.table
         with aws_errors(self._address, f"DynamoDB {operation} on lease table {self.table!r}"):
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from jobqueue.hookspecs import RegisterBroker, hookimpl
+
 from jobqueue_kinesis.broker import KinesisBroker
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from jobqueue.contract import Producer, Record
 from jobqueue.errors import BrokerUnavailable, PublishFailed
+
 from jobqueue_kinesis.batching import MAX_RECORD_BYTES, Entry, batches
 from jobqueue_kinesis.clients import Clients, aws_errors
 from jobqueue_kinesis.config import BROKER_NAME
@@ -28,7 +29,7 @@ BACKOFF_CAP_S = 2.0
 
 def backoff_s(retry: int) -> float:
     """Pause before retry number ``retry`` (1-based): exponential, capped, half jittered."""
-    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (retry - 1))
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** (retry - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 

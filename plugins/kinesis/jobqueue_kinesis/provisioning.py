@@ -7,13 +7,14 @@ the resource is usable (Kinesis takes tens of seconds to activate a stream).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import botocore.exceptions
-
 from jobqueue.errors import BrokerUnavailable
+
 from jobqueue_kinesis.clients import aws_errors, error_code
 from jobqueue_kinesis.config import BROKER_NAME
 
@@ -33,7 +34,8 @@ def ensure_streams(kinesis: Any, address: str, names: Sequence[str], shard_count
                 if error_code(exc) != "ResourceInUseException":
                     raise
     for name in dict.fromkeys(names):
-        _wait(address, f"stream {name!r}", lambda name=name: _stream_status(kinesis, address, name))
+        status = functools.partial(_stream_status, kinesis, address, name)
+        _wait(address, f"stream {name!r}", status)
 
 
 def ensure_lease_table(db: Any, address: str, table: str) -> None:
@@ -56,7 +58,7 @@ def ensure_lease_table(db: Any, address: str, table: str) -> None:
             except botocore.exceptions.ClientError as exc:
                 if error_code(exc) != "ResourceInUseException":
                     raise
-    _wait(address, f"lease table {table!r}", lambda: _table_status(db, address, table))
+    _wait(address, f"lease table {table!r}", functools.partial(_table_status, db, address, table))
 
 
 def _wait(address: str, what: str, status: Callable[[], str | None]) -> None:

@@ -14,8 +14,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from moto.moto_server.threaded_moto_server import MotoRequestHandler, ThreadedMotoServer
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from werkzeug.serving import make_server
 
 from jobqueue_kinesis.config import KinesisConfig
@@ -39,6 +43,13 @@ class _Serialized:
             return list(self._app(environ, start_response))
 
 
+class _QuietRequestHandler(MotoRequestHandler):
+    """No access log line per request: tests make thousands."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
 class SerializedMotoServer(ThreadedMotoServer):
     """`ThreadedMotoServer` whose requests are handled one at a time.
 
@@ -54,7 +65,7 @@ class SerializedMotoServer(ThreadedMotoServer):
                 self._port,
                 _Serialized(DomainDispatcherApplication(create_backend_app)),
                 True,
-                request_handler=MotoRequestHandler,
+                request_handler=_QuietRequestHandler,
             )
         except BaseException as exc:
             self._startup_error = exc
