@@ -84,9 +84,11 @@ class KafkaConsumer(Consumer):
     def _on_error(self, error: ck.KafkaError) -> None:
         if error.fatal():
             self._fatal = describe(error)
-        if error.code() == ck.KafkaError._ALL_BROKERS_DOWN:
+        if error.code() == ck.KafkaError._ALL_BROKERS_DOWN and not self._brokers_down:
             self._brokers_down = True
-        log.debug("kafka consumer %s/%s: %s", self._group, self._topic, describe(error))
+            log.warning("kafka consumer %s/%s: %s", self._group, self._topic, describe(error))
+        else:
+            log.debug("kafka consumer %s/%s: %s", self._group, self._topic, describe(error))
 
     def _on_assign(self, _consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
         self._ledger.assign(_keys(partitions))
@@ -176,6 +178,11 @@ class KafkaConsumer(Consumer):
     def _commit(self, offsets: dict[TopicPartitionKey, int]) -> None:
         if not offsets:
             return
+        if self._brokers_down:
+            # A commit waits for the group coordinator up to the session timeout; when the
+            # cluster was seen down, ask it first, within the configured timeout.
+            clients.reachable(self._consumer, self._config, self._timeout_s)
+            self._brokers_down = False
         request = [ck.TopicPartition(t, p, offset) for (t, p), offset in offsets.items()]
         try:
             result = self._consumer.commit(offsets=request, asynchronous=False)

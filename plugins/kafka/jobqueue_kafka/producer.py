@@ -71,7 +71,9 @@ class KafkaProducer(Producer):
     def _on_error(self, error: ck.KafkaError) -> None:
         if error.fatal():
             self._fatal = describe(error)
-        log.debug("kafka producer for %s: %s", self._topic, describe(error))
+        down = error.code() == ck.KafkaError._ALL_BROKERS_DOWN
+        level = logging.WARNING if down else logging.DEBUG
+        log.log(level, "kafka producer for %s: %s", self._topic, describe(error))
 
     def publish(self, records: Sequence[Record]) -> None:
         if self._closed:

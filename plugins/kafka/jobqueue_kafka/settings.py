@@ -24,16 +24,26 @@ TOPIC_SETTINGS = {"max.message.bytes": str(MAX_BATCH_BYTES)}
 LIBRDKAFKA_LOG = logging.getLogger("jobqueue_kafka.librdkafka")
 
 
-class _DropScopeWarnings(logging.Filter):
-    """Drops librdkafka's note that a consumer setting is ignored by a producer (and back):
-    one job config feeds all three kinds of client, so the note is expected, not a problem."""
+class _QuietLibrdkafka(logging.Filter):
+    """Keeps librdkafka's routine noise out of the service log.
+
+    Drops the note that a consumer setting is ignored by a producer (and back): one job config
+    feeds all three kinds of client, so it is expected. Demotes connection failures (``FAIL``)
+    to DEBUG: librdkafka logs one per reconnect attempt, while the clients report an outage
+    once, as a warning, from their error callback.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
-        return not (len(args) == 3 and args[0] == "CONFWARN" and "ignored" in str(args[2]))
+        facility = args[0] if len(args) == 3 else None
+        if facility == "CONFWARN" and "ignored" in str(args[2]):
+            return False
+        if facility == "FAIL" and record.levelno > logging.DEBUG:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
 
 
-LIBRDKAFKA_LOG.addFilter(_DropScopeWarnings())
+LIBRDKAFKA_LOG.addFilter(_QuietLibrdkafka())
 
 
 def common(config: KafkaConfig, context: BrokerContext) -> dict[str, Any]:

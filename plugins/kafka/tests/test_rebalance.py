@@ -7,7 +7,6 @@ from collections import defaultdict
 
 import confluent_kafka as ck
 from jobqueue.contract import Delivery, Record
-
 from jobqueue_kafka.ledger import Handle
 
 from .conftest import BrokerMaker, Drain
