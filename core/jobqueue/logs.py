@@ -45,3 +45,4 @@ def configure_logging(level: str = "info", *, json_lines: bool = True) -> None:
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -2,14 +2,121 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import click
+
+from jobqueue.logs import configure_logging
+
+TOKEN_HELP = "Bearer token workers must present (default: none; loopback-only by default)."
+
+
+def dispatcher_options(func):  # type: ignore[no-untyped-def]
+    """Options shared by `jobqueue dispatcher` and `jobqueue dev`."""
+    options = [
+        click.option(
+            "--max-in-flight",
+            default=1000,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Un-acked messages per job before polls answer 503.",
+        ),
+        click.option(
+            "--drain-timeout",
+            default=30.0,
+            show_default=True,
+            type=float,
+            help="Seconds to wait for in-flight acks on SIGTERM or a new job version.",
+        ),
+        click.option(
+            "--sync-interval",
+            default=5.0,
+            show_default=True,
+            type=float,
+            help="Seconds between gossips with the controller.",
+        ),
+        click.option(
+            "--lease-margin-ms",
+            default=30_000,
+            show_default=True,
+            type=click.IntRange(0),
+            help="Broker lease beyond max_processing_time_ms (crash redelivery delay).",
+        ),
+        click.option(
+            "--log-level",
+            default="info",
+            show_default=True,
+            type=click.Choice(["debug", "info", "warning", "error"]),
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 @click.command()
-@click.option("--controller", "controller_url", envvar="JOBQUEUE_CONTROLLER",
-              default="http://127.0.0.1:4000", show_default=True, help="Controller base URL.")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--controller",
+    "controller_url",
+    envvar="JOBQUEUE_CONTROLLER",
+    default="http://127.0.0.1:4000",
+    show_default=True,
+    help="Controller base URL.",
+)
+@click.option(
+    "--controller-token",
+    envvar="JOBQUEUE_CONTROLLER_TOKEN",
+    default=None,
+    help="Bearer token for the controller [env JOBQUEUE_CONTROLLER_TOKEN].",
+)
+@click.option(
+    "--token",
+    envvar="JOBQUEUE_DISPATCHER_TOKEN",
+    default=None,
+    help=TOKEN_HELP + " [env JOBQUEUE_DISPATCHER_TOKEN]",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind; loopback by default (a sidecar).",
+)
 @click.option("--port", default=4001, show_default=True, type=int)
-def dispatcher(controller_url: str, host: str, port: int) -> None:
+@click.option(
+    "--data-dir",
+    default="./.jobqueue",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Local files of embedded brokers.",
+)
+@dispatcher_options
+def dispatcher(
+    controller_url: str,
+    controller_token: str | None,
+    token: str | None,
+    host: str,
+    port: int,
+    data_dir: str,
+    max_in_flight: int,
+    drain_timeout: float,
+    sync_interval: float,
+    lease_margin_ms: int,
+    log_level: str,
+) -> None:
     """Run the dispatcher that serves workers over HTTP."""
-    raise click.ClickException("the dispatcher is not built yet (issue 4)")
+    from jobqueue.dispatcher.app import create_app
+    from jobqueue.dispatcher.service import DispatcherSettings
+    from jobqueue.dispatcher.worklet import WorkletSettings
+    from jobqueue.web.server import Listener, serve
+
+    configure_logging(log_level)
+    settings = DispatcherSettings(
+        controller_url=controller_url,
+        controller_token=controller_token,
+        data_dir=data_dir,
+        sync_interval_s=sync_interval,
+        drain_timeout_s=drain_timeout,
+        worklet=WorkletSettings(max_in_flight=max_in_flight, lease_margin_ms=lease_margin_ms),
+    )
+    app = create_app(settings, token=token)
+    asyncio.run(serve([Listener(app, host, port)], before_exit=app.state.dispatcher.drain))

@@ -31,7 +31,7 @@ class GossipReply(msgspec.Struct):
     jobs: list[Job]
 
 
-class ErrorReply(msgspec.Struct):
+class ErrorReply(msgspec.Struct, omit_defaults=True):
     error: str
     code: str = "error"
     field: str | None = None

@@ -45,7 +45,7 @@ def error_reply(exc: errors.JobQueueError) -> ErrorReply:
 async def handle_jobqueue_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.JobQueueError)
     status = status_for(exc)
-    if status >= 500:
+    if status == 500:
         log.warning("request failed", extra={"path": request.url.path, "error": exc.message})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return json_response(error_reply(exc), status=status, headers=headers)
