@@ -16,6 +16,8 @@ from contextlib import contextmanager, suppress
 from jobqueue.brokers.sqlite.config import BROKER_NAME
 from jobqueue.errors import BrokerUnavailable
 
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
 
 def unavailable(path: str, reason: str) -> BrokerUnavailable:
     return BrokerUnavailable(BROKER_NAME, path, reason)
@@ -44,6 +46,8 @@ def _connect(path: str, timeout_s: float) -> sqlite3.Connection:
             raise unavailable(path, f"cannot switch to WAL mode (journal mode stays {mode})")
         # FULL: a commit returns only once the WAL is fsynced, so publish is durable.
         conn.execute("PRAGMA synchronous = FULL")
+        # Large payloads grow the WAL; truncate it back after checkpoints.
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     except sqlite3.Error as exc:
         conn.close()
         raise unavailable(path, _describe(exc)) from exc
