@@ -18,6 +18,7 @@ BROKER_NAME = "redis"
 KEY_PREFIX = "jobqueue"
 SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_PORT = 6379
+DEFAULT_RETENTION_MS = 5 * 60 * 1000
 
 
 class RedisConfig(BrokerConfig):
@@ -28,7 +29,9 @@ class RedisConfig(BrokerConfig):
     through. ``stream``: the main topic; it is also the Redis Cluster hash tag shared by every
     key of the job. ``maxlen``: optional approximate cap on each stream's length (``XADD MAXLEN
     ~``); entries beyond it are dropped even when not yet acknowledged, so leave it unset
-    unless memory matters more than delivery.
+    unless memory matters more than delivery. ``retention_ms``: how long an entry that every
+    consumer group has acknowledged stays in the stream, readable by a group created later
+    (a new job on the topic); 0 trims it as soon as the last group acknowledges it.
     """
 
     __secret_fields__: ClassVar[frozenset[str]] = frozenset({"url"})
@@ -36,6 +39,7 @@ class RedisConfig(BrokerConfig):
     url: str
     stream: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     maxlen: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    retention_ms: Annotated[int, msgspec.Meta(ge=0)] = DEFAULT_RETENTION_MS
 
     def __post_init__(self) -> None:
         _check_url(self.url)

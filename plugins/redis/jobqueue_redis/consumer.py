@@ -16,10 +16,13 @@ out: they move to the placeholder consumer `RELEASED` marked idle for years, so 
 
 Trim policy: acked entries are not ``XDEL``-ed, because several groups may read one stream and
 one group's ack says nothing about the others. Instead every ack runs a script that ``XACK``s
-and then trims (``XTRIM MINID``) the entries that *every* group has acknowledged: those below
-each group's lowest pending id, or up to its last-delivered id when nothing is pending. A
-stream that no group reads is never trimmed, and a group that stops reading holds the stream
-back, so a retired job's group should be destroyed (``XGROUP DESTROY``).
+and then trims (``XTRIM MINID``) the entries that *every* group has acknowledged (those below
+each group's lowest pending id, or up to its last-delivered id when nothing is pending) and
+that are older than ``retention_ms``, so that a group created a little later (a new job on
+the topic) still reads them. An idle consumer runs the same trim now and then, so the last
+acked entries go too once traffic stops. A stream that no group reads is never trimmed, and a
+group that stops reading holds the stream back: destroy a retired job's group
+(``XGROUP DESTROY``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ RELEASED = "jobqueue:released"
 HAND_BACK_IDLE_MS = 10 * 365 * 24 * 3600 * 1000
 HAND_BACK_PAGE = 1000
 FORGET_CONSUMERS_IDLE_MS = 3600 * 1000
+IDLE_TRIM_MIN_S = 5.0
 
 _sequence = itertools.count(1)
 
@@ -79,6 +83,8 @@ class RedisConsumer(Consumer):
         self._own_cursor: bytes | None = b"0"
         self._claim_cursor: bytes = b"0-0"
         self._closed = False
+        self._trimmed_at = time.monotonic()
+        self._trim_every_s = max(config.retention_ms / 1000, IDLE_TRIM_MIN_S)
 
     def poll(self, max_records: int, timeout_s: float) -> list[Delivery]:
         if self._closed:
@@ -103,7 +109,7 @@ class RedisConsumer(Consumer):
         ids = [delivery.handle for delivery in deliveries]
         with translated(self._config):
             try:
-                run(self._scripts.ack_and_trim, [self._key], [self._group, *ids])
+                self._ack_and_trim(ids)
             except redis.ResponseError as exc:
                 if not _is_nogroup(exc):
                     raise
@@ -131,6 +137,10 @@ class RedisConsumer(Consumer):
         except (redis.RedisError, OSError) as exc:
             self._warn_close(exc)
 
+    def _ack_and_trim(self, ids: list[Any]) -> None:
+        run(self._scripts.ack_and_trim, [self._key], [self._group, self._config.retention_ms, *ids])
+        self._trimmed_at = time.monotonic()
+
     def _warn_close(self, exc: BaseException) -> None:
         log.warning(
             "redis broker at %s: consumer %s could not hand back its pending entries of %s "
@@ -155,8 +165,12 @@ class RedisConsumer(Consumer):
             remaining = deadline - time.monotonic()
             block_ms = int(min(remaining, BLOCK_SLICE_S) * 1000)
             fresh = self._read(b">", max_records, block_ms if block_ms > 0 else None)
-            if fresh or time.monotonic() >= deadline:
+            if fresh:
                 return self._deliver(fresh)
+            if time.monotonic() - self._trimmed_at >= self._trim_every_s:
+                self._ack_and_trim([])
+            if time.monotonic() >= deadline:
+                return []
 
     def _ensure_group(self) -> None:
         if self._group_ready:

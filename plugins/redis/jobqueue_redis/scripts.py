@@ -24,35 +24,44 @@ local function parse_id(id)
 end
 """
 
-# KEYS[1]: a stream. ARGV: group, then the ids to acknowledge. Acknowledges them, then drops
-# the entries that every consumer group has acknowledged: for each group, those below its
-# lowest pending id, or up to its last-delivered id when nothing is pending. A stream no group
-# reads is left alone (a group created later must still see it). Returns the number acked.
+# KEYS[1]: a stream. ARGV: group, retention ms, then the ids to acknowledge. Acknowledges
+# them, then drops the entries that every consumer group has acknowledged and that are older
+# than the retention: for each group, those below its lowest pending id, or up to its
+# last-delivered id when nothing is pending. A stream no group reads is left alone (a group
+# created later must still see it). Returns the number acknowledged.
 ACK_AND_TRIM = (
     _HELPERS
     + """
+local key, group, retention = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local acked = 0
-for i = 2, #ARGV, 1000 do
-  acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+for i = 3, #ARGV, 1000 do
+  acked = acked + redis.call('XACK', key, group, unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return acked end
-local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
+if redis.call('EXISTS', key) == 0 then return acked end
+local groups = redis.call('XINFO', 'GROUPS', key)
 if #groups == 0 then return acked end
 local floor_ms, floor_seq = nil, nil
-for _, flat in ipairs(groups) do
-  local g = fields(flat)
-  local ms, seq
-  if g['pending'] > 0 then
-    ms, seq = parse_id(redis.call('XPENDING', KEYS[1], g['name'])[2])
-  else
-    ms, seq = parse_id(g['last-delivered-id'])
-    seq = seq + 1
-  end
+local function lower(ms, seq)
   if floor_ms == nil or ms < floor_ms or (ms == floor_ms and seq < floor_seq) then
     floor_ms, floor_seq = ms, seq
   end
 end
-redis.call('XTRIM', KEYS[1], 'MINID', string.format('%.0f-%.0f', floor_ms, floor_seq))
+if retention > 0 then
+  local now = redis.call('TIME')
+  lower(tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - retention, 0)
+end
+for _, flat in ipairs(groups) do
+  local g = fields(flat)
+  if g['pending'] > 0 then
+    lower(parse_id(redis.call('XPENDING', key, g['name'])[2]))
+  else
+    local ms, seq = parse_id(g['last-delivered-id'])
+    lower(ms, seq + 1)
+  end
+end
+if floor_ms > 0 then
+  redis.call('XTRIM', key, 'MINID', string.format('%.0f-%.0f', floor_ms, floor_seq))
+end
 return acked
 """
 )

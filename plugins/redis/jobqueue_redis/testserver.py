@@ -83,7 +83,7 @@ class RedisServer:
             raise RedisServerError(f"redis-server on port {self.port} is already running")
         attempts = 1 if self.port else 5  # a first start may lose its port to a race
         for attempt in range(attempts):
-            port = self.port or _free_port()
+            port = self.port or free_port()
             self._process = self._spawn(port)
             try:
                 self._wait_ready(port)
@@ -211,7 +211,8 @@ class RedisServer:
             return "(no log)"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

@@ -146,7 +146,7 @@ def test_groups_fan_out_and_trim_waits_for_every_group(
     """Two groups each get every record; entries are trimmed only once both acked them."""
     key = f"jobqueue:{{{stream}}}:t"
     client = redis_server.client()
-    broker = brokers()
+    broker = brokers(retention_ms=0)
     broker.ensure_topics(["t"])
     fast = broker.consumer("t", "fast")
     slow = broker.consumer("t", "slow")
@@ -174,8 +174,8 @@ def test_groups_fan_out_and_trim_waits_for_every_group(
 def test_acked_entries_do_not_pile_up(
     brokers: BrokerFactory, redis_server: RedisServer, stream: str
 ) -> None:
-    """After everything is acked the stream is empty and no consumer keeps pending entries."""
-    broker = brokers()
+    """With retention 0, once everything is acked the stream is empty and nothing is pending."""
+    broker = brokers(retention_ms=0)
     publish(broker, "t", 300)
     consumer = broker.consumer("t", "g")
     got = drain(consumer)
@@ -185,6 +185,27 @@ def test_acked_entries_do_not_pile_up(
     client = redis_server.client()
     assert client.xlen(f"jobqueue:{{{stream}}}:t") == 0
     assert client.xpending(f"jobqueue:{{{stream}}}:t", "g")["pending"] == 0
+
+
+def test_acked_entries_stay_for_the_retention_then_go(
+    brokers: BrokerFactory, redis_server: RedisServer, stream: str
+) -> None:
+    """Acked entries stay readable by a later group for retention_ms, then an ack trims them."""
+    key = f"jobqueue:{{{stream}}}:t"
+    client = redis_server.client()
+    broker = brokers(retention_ms=1000)
+    publish(broker, "t", 2)
+    early = broker.consumer("t", "early")
+    first, second = early.poll(2, 1.0)
+    early.ack([first])
+    assert client.xlen(key) == 2
+    late = broker.consumer("t", "late")
+    late_got = drain(late)
+    assert [d.payload for d in late_got] == [b"m0", b"m1"]
+    late.ack(late_got)
+    time.sleep(1.1)
+    early.ack([second])
+    assert client.xlen(key) == 0
 
 
 def test_close_deletes_consumer_and_hands_back_via_placeholder(

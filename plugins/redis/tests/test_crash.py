@@ -86,7 +86,7 @@ def test_killed_consumer_entries_go_to_another_after_idle_time(
 ) -> None:
     """A SIGKILLed consumer's pending entries reach another consumer once idle for its lease."""
     lease_ms = 1500
-    broker = brokers()
+    broker = brokers(retention_ms=0)
     payloads = [b"m%d" % i for i in range(30)]
     broker.producer("t").publish([Record(p) for p in payloads])
 
@@ -139,7 +139,7 @@ def test_server_restart_with_aof_keeps_acks_and_unacked(
     own_server: RedisServer, own_brokers: BrokerFactory, kill: bool
 ) -> None:
     """redis-server restarted mid-stream: no acked record reappears, no un-acked one is lost."""
-    broker = own_brokers()
+    broker = own_brokers(retention_ms=0)
     producer = broker.producer("t")
     payloads = [b"m%03d" % i for i in range(100)]
     for start in range(0, 100, 10):
@@ -164,7 +164,7 @@ def test_server_restart_with_aof_keeps_acks_and_unacked(
     producer.publish([Record(p) for p in late])  # the same broker reconnects by itself
     consumer.close()  # hands its 20 un-acked entries back to the group
 
-    fresh = own_brokers().consumer("t", "g", lease_ms=60_000)
+    fresh = own_brokers(retention_ms=0).consumer("t", "g", lease_ms=60_000)
     got: list[Delivery] = []
     while batch := fresh.poll(50, 1.0):
         got.extend(batch)
