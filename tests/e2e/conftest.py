@@ -66,7 +66,9 @@ class Api:
         return ids
 
     def poll(self, name: str, max_wait_ms: int = 0, max_messages: int = 10) -> list[dict[str, Any]]:
-        reply = self.worker("messages", name=name, max_wait_ms=max_wait_ms, max_messages=max_messages)
+        reply = self.worker(
+            "messages", name=name, max_wait_ms=max_wait_ms, max_messages=max_messages
+        )
         return self._ok(reply)["msgs"]  # type: ignore[no-any-return]
 
     def poll_retry(self, name: str, queue: int, max_wait_ms: int = 0) -> list[dict[str, Any]]:
@@ -104,7 +106,9 @@ class Api:
 
     @staticmethod
     def _ok(response: httpx.Response) -> Any:
-        assert response.status_code == 200, f"{response.request.url}: {response.status_code} {response.text}"
+        assert response.status_code == 200, (
+            f"{response.request.url}: {response.status_code} {response.text}"
+        )
         return response.json()
 
 

@@ -63,12 +63,11 @@ def test_long_poll_returns_as_soon_as_a_message_arrives(api: Api, consumer_job: 
     assert time.monotonic() - started < 5.0
 
 
-def test_nack_goes_through_retry_queues_with_backoff_then_dlq(
-    api: Api, consumer_job: str
-) -> None:
+def test_nack_goes_through_retry_queues_with_backoff_then_dlq(api: Api, consumer_job: str) -> None:
     """nack → retry_0 (≥300 ms later) → retry_1 (≥600 ms) → DLQ with reason and bytes."""
     [msg_id] = api.publish(
-        consumer_job, [{"data": {"k": "v"}, "error_policy": {"repeat_count": 2, "repeat_backoff": -1}}]
+        consumer_job,
+        [{"data": {"k": "v"}, "error_policy": {"repeat_count": 2, "repeat_backoff": -1}}],
     )
     [first] = api.poll_until(consumer_job, 1)
     assert first["attempt"] == 1
@@ -159,9 +158,7 @@ def test_stopped_job_refuses_polls_but_takes_acks(api: Api, consumer_job: str) -
     assert _ids(got) == [waiting]
 
 
-def test_update_is_served_as_new_version_without_loss(
-    api: Api, consumer_job: str
-) -> None:
+def test_update_is_served_as_new_version_without_loss(api: Api, consumer_job: str) -> None:
     """update → the dispatcher switches to the new version; held messages stay ackable and
     nothing published around the switch is lost."""
     first = api.publish(consumer_job, [{"data": i} for i in range(5)])
@@ -213,7 +210,9 @@ def test_undecodable_payload_is_dead_lettered(
     config_raw = api._ok(api.controller.post(
         "/api/v1/dispatcher/register/", json={"dispatcher_id": "test", "job_name": consumer_job}
     ))["job"]["queue_config"]["config"]  # fmt: skip
-    broker = broker_cls(broker_cls.parse_config(config_raw), BrokerContext(data_dir=str(stack.data_dir)))
+    broker = broker_cls(
+        broker_cls.parse_config(config_raw), BrokerContext(data_dir=str(stack.data_dir))
+    )
     producer = broker.producer(consumer_job)
     try:
         producer.publish([Record(b"\xffnot json")])
@@ -257,7 +256,9 @@ def test_redrive_moves_dlq_messages_back_to_main(api: Api, consumer_job: str) ->
     deadline = time.monotonic() + 10
     moved = 0
     while not moved and time.monotonic() < deadline:
-        reply = api.worker("messages/dlq/redrive", name=consumer_job, max_messages=10, target="main")
+        reply = api.worker(
+            "messages/dlq/redrive", name=consumer_job, max_messages=10, target="main"
+        )
         assert reply.status_code == 200, reply.text
         moved = reply.json()["moved"]
     assert moved == 1
