@@ -18,6 +18,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from jobqueue.contract import Broker, BrokerConfig, Capabilities, Consumer, Producer
 from jobqueue.errors import BrokerConfigError, InvalidInput
 from jobqueue.models import (

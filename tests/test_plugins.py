@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jobqueue
 import pytest
+
+import jobqueue
 from jobqueue.contract import Broker, BrokerConfig, Capabilities, Consumer, Producer
 from jobqueue.errors import BrokerConfigError, DuplicateBroker, PluginError, UnknownBroker
 from jobqueue.hookspecs import RegisterBroker, hookimpl

@@ -20,13 +20,6 @@ import httpx
 import msgspec
 import pytest
 import uvicorn
-from jobqueue import errors, models
-from jobqueue.models import PollRequest
-from jobqueue.web.auth import BearerTokenMiddleware
-from jobqueue.web.body import read_body, read_json
-from jobqueue.web.errors import EXCEPTION_HANDLERS, STATUS, status_for
-from jobqueue.web.openapi import Operation, build_openapi
-from jobqueue.web.responses import json_response
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -34,6 +27,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message
+
+from jobqueue import errors, models
+from jobqueue.models import PollRequest
+from jobqueue.web.auth import BearerTokenMiddleware
+from jobqueue.web.body import read_body, read_json
+from jobqueue.web.errors import EXCEPTION_HANDLERS, STATUS, status_for
+from jobqueue.web.openapi import Operation, build_openapi
+from jobqueue.web.responses import json_response
 
 LIMIT = 1024
 TOKEN = "s3cret-token-value"
