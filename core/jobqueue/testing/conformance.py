@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -41,6 +42,30 @@ def _close_quietly(*closables: Broker | Producer | Consumer) -> None:
     for closable in closables:
         with contextlib.suppress(Exception):
             closable.close()
+
+
+def _secrets(broker: Broker) -> list[str]:
+    """The config's secret values, and the password inside any secret URL."""
+    found: list[str] = []
+    for field in type(broker.config).__secret_fields__:
+        value = getattr(broker.config, field, None)
+        if not isinstance(value, str) or not value:
+            continue
+        found.append(value)
+        if "://" in value:
+            with contextlib.suppress(ValueError):
+                password = urlsplit(value).password
+                if password:
+                    found.append(password)
+    return found
+
+
+def _assert_names_broker_without_secrets(broker: Broker, error: BrokerUnavailable) -> None:
+    assert error.broker == broker.name
+    assert error.address, "the error must name the address"
+    text = f"{error} {error.address} {error.reason}"
+    for secret in _secrets(broker):
+        assert secret not in text, "the error message shows a secret from the config"
 
 
 def _duplicates(items: list[bytes]) -> list[bytes]:
@@ -429,7 +454,7 @@ class BrokerConformance:
     def test_unreachable_broker_fails_publish_in_bounded_time(
         self, unreachable_broker_factory: Callable[[], Broker]
     ) -> None:
-        """Publishing to a broker nobody serves raises BrokerUnavailable naming the broker."""
+        """Publishing to a broker nobody serves raises BrokerUnavailable, naming it, no secrets."""
         broker = unreachable_broker_factory()
         bound_s = broker.context.timeout_s + self.unreachable_slack_s
         opened: list[Producer] = []
@@ -442,8 +467,7 @@ class BrokerConformance:
         finally:
             _close_quietly(*opened, broker)
         assert elapsed <= bound_s, f"took {elapsed:.1f}s to fail (bound {bound_s:.1f}s)"
-        assert raised.value.broker == broker.name
-        assert raised.value.address, "the error must name the address"
+        _assert_names_broker_without_secrets(broker, raised.value)
 
     def test_unreachable_broker_fails_consumer_in_bounded_time(
         self, unreachable_broker_factory: Callable[[], Broker]
@@ -462,5 +486,4 @@ class BrokerConformance:
         finally:
             _close_quietly(*opened, broker)
         assert elapsed <= bound_s, f"took {elapsed:.1f}s to fail (bound {bound_s:.1f}s)"
-        assert raised.value.broker == broker.name
-        assert raised.value.address, "the error must name the address"
+        _assert_names_broker_without_secrets(broker, raised.value)
