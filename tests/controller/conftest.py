@@ -23,12 +23,13 @@ import msgspec
 import psycopg2
 import pytest
 import uvicorn
+from starlette.applications import Starlette
+
 from jobqueue.contract import Broker, BrokerConfig, Capabilities, Consumer, Producer
 from jobqueue.controller.app import create_app
 from jobqueue.controller.migrations import upgrade
 from jobqueue.hookspecs import RegisterBroker, hookimpl
 from jobqueue.plugins import BrokerRegistry, load_brokers
-from starlette.applications import Starlette
 
 PG_URL_ENV = "JOBQUEUE_TEST_POSTGRES_URL"
 SECRET = "s3cr3t-SASL-pa55word"
