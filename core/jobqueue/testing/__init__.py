@@ -41,7 +41,12 @@ from __future__ import annotations
 import pytest
 
 # Before the imports below, so that pytest rewrites their asserts into readable failures.
-pytest.register_assert_rewrite("jobqueue.testing.conformance", "jobqueue.testing.helpers")
+pytest.register_assert_rewrite(
+    *(
+        f"jobqueue.testing.{name}"
+        for name in ("base", "delivery_tests", "group_tests", "lifecycle_tests", "helpers")
+    )
+)
 
 from jobqueue.testing.conformance import BrokerConformance  # noqa: E402
 from jobqueue.testing.harness import Harness  # noqa: E402

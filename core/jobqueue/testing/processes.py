@@ -98,3 +98,56 @@ class DevStack:
                 self.process.kill()
                 self.process.wait(timeout=10)
         return self.process.returncode
+
+
+class ServiceProcess:
+    """One ``jobqueue <command>`` process (controller or dispatcher) on a free port."""
+
+    def __init__(self, workdir: Path, command: str, *args: str, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.command = command
+        self.args = list(args)
+        self.port = port or free_port()
+        self.log_path = workdir / f"{command}-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> ServiceProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "jobqueue", self.command, "--port", str(self.port)]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [*command, *self.args], stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+        )
+        log.close()
+        try:
+            wait_http(f"{self.url}/health", timeout_s, self.process)
+        except Exception:
+            self.stop()
+            raise RuntimeError(
+                f"jobqueue {self.command} did not start; log:\n{self.log()}"
+            ) from None
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout_s: float = 60.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return self.process.returncode
