@@ -214,13 +214,40 @@ def empty_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'controller.db'}"
         return
-    server_url = request.getfixturevalue("postgres_url")
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    _admin(server_url, f'CREATE DATABASE "{name}"')
-    try:
-        yield _database_in(server_url, name)
-    finally:
-        _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with PostgresDatabases(request.getfixturevalue("postgres_url")) as databases:
+        yield databases.create()
+
+
+class PostgresDatabases:
+    """Creates databases on a server and drops them all on exit."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.names: list[str] = []
+
+    def create(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        _admin(self.server_url, f'CREATE DATABASE "{name}"')
+        self.names.append(name)
+        return _database_in(self.server_url, name)
+
+    def drop(self, url: str) -> None:
+        name = url.rpartition("/")[2]
+        _admin(self.server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def __enter__(self) -> PostgresDatabases:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in self.names:
+            _admin(self.server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_databases(postgres_url: str) -> Iterator[PostgresDatabases]:
+    """For PostgreSQL-only tests: ``create()`` an empty database, ``drop(url)`` it."""
+    with PostgresDatabases(postgres_url) as databases:
+        yield databases
 
 
 @pytest.fixture
@@ -342,6 +369,16 @@ def serve() -> Iterator[Callable[[Starlette], str]]:
     yield start
     for server in reversed(servers):
         server.stop()
+
+
+@pytest.fixture
+def serve_api(serve: Callable[[Starlette], str]) -> Callable[..., Api]:
+    """``serve_api(app, token=None)``: serve ``app`` and return a client on it."""
+
+    def start(app: Starlette, token: str | None = None) -> Api:
+        return Api(serve(app), token)
+
+    return start
 
 
 @pytest.fixture
