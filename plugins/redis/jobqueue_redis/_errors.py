@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import redis.exceptions
+
 from jobqueue.contract import REDACTED
 from jobqueue.errors import BrokerUnavailable
-
 from jobqueue_redis.config import BROKER_NAME, RedisConfig
 
 

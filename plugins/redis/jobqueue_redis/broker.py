@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import redis
-from jobqueue.contract import Broker, BrokerConfig, BrokerContext, Capabilities
-from jobqueue.errors import BrokerConfigError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from jobqueue.contract import Broker, BrokerConfig, BrokerContext, Capabilities
+from jobqueue.errors import BrokerConfigError
 from jobqueue_redis._errors import translated
 from jobqueue_redis.config import BROKER_NAME, RedisConfig
 from jobqueue_redis.consumer import BLOCK_SLICE_S, RedisConsumer

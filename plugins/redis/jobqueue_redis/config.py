@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import msgspec
+
 from jobqueue.contract import REDACTED, BrokerConfig
 from jobqueue.errors import BrokerConfigError
 

@@ -19,9 +19,9 @@ one group's ack says nothing about the others. Instead every ack runs a script t
 and then trims (``XTRIM MINID``) the entries that *every* group has acknowledged (those below
 each group's lowest pending id, or up to its last-delivered id when nothing is pending) and
 that are older than ``retention_ms``, so that a group created a little later (a new job on
-the topic) still reads them. An idle consumer runs the same trim now and then, so the last
-acked entries go too once traffic stops. A stream that no group reads is never trimmed, and a
-group that stops reading holds the stream back: destroy a retired job's group
+the topic) still reads them. An idle consumer runs the same trim once per retention period,
+so the last acked entries go too once traffic stops. A stream that no group reads is never
+trimmed, and a group that stops reading holds the stream back: destroy a retired job's group
 (``XGROUP DESTROY``).
 """
 
@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
 from collections.abc import Sequence
 from typing import Any, cast
 
 import redis
-from jobqueue.contract import Consumer, Delivery
 
+from jobqueue.contract import Consumer, Delivery
 from jobqueue_redis._errors import describe, translated
 from jobqueue_redis.config import RedisConfig
 from jobqueue_redis.entries import decode
@@ -48,7 +49,7 @@ RELEASED = "jobqueue:released"
 HAND_BACK_IDLE_MS = 10 * 365 * 24 * 3600 * 1000
 HAND_BACK_PAGE = 1000
 FORGET_CONSUMERS_IDLE_MS = 3600 * 1000
-IDLE_TRIM_MIN_S = 5.0
+IDLE_TRIM_MIN_S = 1.0
 
 _sequence = itertools.count(1)
 
@@ -84,7 +85,10 @@ class RedisConsumer(Consumer):
         self._claim_cursor: bytes = b"0-0"
         self._closed = False
         self._trimmed_at = time.monotonic()
-        self._trim_every_s = max(config.retention_ms / 1000, IDLE_TRIM_MIN_S)
+        # With a retention, entries acked at the end of a burst expire later; an idle consumer
+        # trims them then, since no ack will.
+        retention_s = config.retention_ms / 1000
+        self._trim_every_s = max(retention_s, IDLE_TRIM_MIN_S) if retention_s else math.inf
 
     def poll(self, max_records: int, timeout_s: float) -> list[Delivery]:
         if self._closed:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from jobqueue.contract import Delivery, Record
 from redis.typing import EncodableT, FieldT
+
+from jobqueue.contract import Delivery, Record
 
 PAYLOAD = b"payload"
 KEY = b"key"

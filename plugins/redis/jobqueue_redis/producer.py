@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import redis
+
 from jobqueue.contract import Producer, Record
 from jobqueue.errors import PublishFailed
-
 from jobqueue_redis._errors import describe
 from jobqueue_redis.config import BROKER_NAME, RedisConfig
 from jobqueue_redis.entries import encode

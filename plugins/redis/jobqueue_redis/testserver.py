@@ -42,7 +42,9 @@ class RedisServer:
     """One ``redis-server`` process; `start` / `stop` / `restart` keep its port and directory.
 
     ``password``: set ``requirepass`` (the URL then carries it). ``appendonly``: turn the AOF on
-    with ``appendfsync always``. ``directory``: where its files go (a new temp dir otherwise,
+    with ``appendfsync always``. ``tls``: serve TLS only, with a self-signed certificate for
+    127.0.0.1 (`url` is then ``rediss://`` and names the certificate as CA; needs the
+    ``cryptography`` package). ``directory``: where its files go (a new temp dir otherwise,
     removed by `close`).
     """
 
@@ -51,6 +53,7 @@ class RedisServer:
         *,
         password: str | None = None,
         appendonly: bool = False,
+        tls: bool = False,
         directory: str | Path | None = None,
         executable: str | None = None,
         start_timeout_s: float = 10.0,
@@ -61,6 +64,7 @@ class RedisServer:
         self.executable = found
         self.password = password
         self.appendonly = appendonly
+        self.tls = tls
         self.start_timeout_s = start_timeout_s
         self._own_dir = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="jobqueue-redis-"))
@@ -69,9 +73,13 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        """``redis://[:password@]127.0.0.1:<port>/0``."""
-        auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        """``redis://[:password@]127.0.0.1:<port>/0`` (``rediss://...?ssl_ca_certs=`` for TLS)."""
+        return self._url(self.port)
+
+    @property
+    def certificate(self) -> Path:
+        """The self-signed certificate of a TLS server (also its CA)."""
+        return self.directory / "server.crt"
 
     @property
     def pid(self) -> int | None:
@@ -140,10 +148,16 @@ class RedisServer:
     ) -> None:
         self.close()
 
+    def _url(self, port: int) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        if self.tls:
+            return f"rediss://{auth}127.0.0.1:{port}/0?ssl_ca_certs={self.certificate}"
+        return f"redis://{auth}127.0.0.1:{port}/0"
+
     def _spawn(self, port: int) -> subprocess.Popen[bytes]:
         args = [
             self.executable,
-            "--port", str(port),
+            "--port", "0" if self.tls else str(port),
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),
             "--save", "",
@@ -154,6 +168,17 @@ class RedisServer:
         ]  # fmt: skip
         if self.password:
             args += ["--requirepass", self.password]
+        if self.tls:
+            key = self.directory / "server.key"
+            if not self.certificate.exists():
+                _write_self_signed(self.certificate, key)
+            args += [
+                "--tls-port", str(port),
+                "--tls-cert-file", str(self.certificate),
+                "--tls-key-file", str(key),
+                "--tls-ca-cert-file", str(self.certificate),
+                "--tls-auth-clients", "no",
+            ]  # fmt: skip
         try:
             return subprocess.Popen(
                 args,
@@ -168,13 +193,7 @@ class RedisServer:
     def _wait_ready(self, port: int) -> None:
         assert self._process is not None
         deadline = time.monotonic() + self.start_timeout_s
-        probe = redis.Redis(
-            host="127.0.0.1",
-            port=port,
-            password=self.password,
-            socket_timeout=1,
-            socket_connect_timeout=1,
-        )
+        probe = redis.Redis.from_url(self._url(port), socket_timeout=1, socket_connect_timeout=1)
         try:
             while True:
                 if self._process.poll() is not None:
@@ -222,6 +241,48 @@ def free_port() -> int:
 def _debian_path() -> str | None:
     path = "/usr/bin/redis-server"
     return path if os.access(path, os.X_OK) else None
+
+
+def _write_self_signed(certificate: Path, key_path: Path) -> None:
+    """A one-day self-signed certificate for 127.0.0.1 and its private key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError as exc:
+        raise RedisServerError(
+            "a TLS test server needs the `cryptography` package (pip install cryptography)"
+        ) from exc
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def _die_with_parent() -> None:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from jobqueue.contract import BrokerContext
 from jobqueue_redis import RedisBroker
 from jobqueue_redis.testserver import RedisServer

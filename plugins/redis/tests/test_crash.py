@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from jobqueue.contract import Delivery, Record
 from jobqueue.errors import BrokerUnavailable
 from jobqueue_redis import RedisBroker
