@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from jobqueue.brokers.sqlite import SqliteBroker, SqliteConfig
 from jobqueue.contract import Broker, BrokerContext
 from jobqueue.testing import BrokerConformance

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from jobqueue.brokers.sqlite import SqliteBroker, SqliteConfig
 from jobqueue.contract import Delivery, Record
 from jobqueue.testing import drain, payloads
