@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -11,7 +13,10 @@ from jobqueue.logs import configure_logging
 TOKEN_HELP = "Bearer token workers must present (default: none; loopback-only by default)."
 
 
-def dispatcher_options(func):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def dispatcher_options(func: F) -> F:
     """Options shared by `jobqueue dispatcher` and `jobqueue dev`."""
     options = [
         click.option(
