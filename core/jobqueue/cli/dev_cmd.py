@@ -36,6 +36,7 @@ def dev(
     drain_timeout: float,
     sync_interval: float,
     lease_margin_ms: int,
+    max_body_bytes: int,
     log_level: str,
 ) -> None:
     """Run everything on one machine with nothing installed but Python.
@@ -63,7 +64,7 @@ def dev(
         drain_timeout_s=drain_timeout,
         worklet=WorkletSettings(max_in_flight=max_in_flight, lease_margin_ms=lease_margin_ms),
     )
-    dispatcher_app = create_dispatcher(settings)
+    dispatcher_app = create_dispatcher(settings, body_limit=max_body_bytes)
 
     def announce() -> None:
         click.echo(

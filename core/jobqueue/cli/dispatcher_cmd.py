@@ -106,6 +106,7 @@ def dispatcher(
     drain_timeout: float,
     sync_interval: float,
     lease_margin_ms: int,
+    max_body_bytes: int,
     log_level: str,
 ) -> None:
     """Run the dispatcher that serves workers over HTTP."""
@@ -123,5 +124,5 @@ def dispatcher(
         drain_timeout_s=drain_timeout,
         worklet=WorkletSettings(max_in_flight=max_in_flight, lease_margin_ms=lease_margin_ms),
     )
-    app = create_app(settings, token=token)
+    app = create_app(settings, token=token, body_limit=max_body_bytes)
     asyncio.run(serve([Listener(app, host, port)], before_exit=app.state.dispatcher.drain))
