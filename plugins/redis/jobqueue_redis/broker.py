@@ -7,6 +7,7 @@ a failure surfaces at once as `BrokerUnavailable` and the dispatcher decides whe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -49,7 +50,7 @@ class RedisBroker(Broker):
                 # A blocking read waits up to one slice before the server answers.
                 socket_timeout=timeout_s + BLOCK_SLICE_S,
                 retry=Retry(NoBackoff(), 0),
-                client_name=f"jobqueue-{self.context.instance_id}",
+                client_name=_client_name(self.context.instance_id),
             )
         except ValueError as exc:  # an unparsable query option in the URL
             raise BrokerConfigError(BROKER_NAME, f"bad URL option: {exc}", "url") from None
@@ -86,6 +87,11 @@ class RedisBroker(Broker):
 
     def close(self) -> None:
         self._client.close()
+
+
+def _client_name(instance_id: str) -> str:
+    """``CLIENT SETNAME`` refuses spaces and odd characters; keep the name readable anyway."""
+    return "jobqueue-" + re.sub(r"[^A-Za-z0-9_.:-]", "_", instance_id)[:64]
 
 
 def _checked(what: str, name: str) -> str:

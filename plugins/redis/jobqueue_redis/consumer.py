@@ -184,6 +184,7 @@ class RedisConsumer(Consumer):
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        self._joined = True  # from now on this consumer may hold entries
         run(
             self._scripts.forget_idle_consumers,
             [self._key],
@@ -205,7 +206,6 @@ class RedisConsumer(Consumer):
         reply = self._client.xreadgroup(
             self._group, self.name, {self._key: start}, count=count, block=block_ms
         )
-        self._joined = True
         if not reply:
             return []
         return cast(list[Entry], cast(list[Any], reply)[0][1])

@@ -208,6 +208,21 @@ def test_acked_entries_stay_for_the_retention_then_go(
     assert client.xlen(key) == 0
 
 
+def test_idle_consumer_trims_acked_entries_once_retention_passed(
+    brokers: BrokerFactory, redis_server: RedisServer, stream: str
+) -> None:
+    """Entries acked at the end of a burst go away while the consumer idles, with no new ack."""
+    key = f"jobqueue:{{{stream}}}:t"
+    broker = brokers(retention_ms=1000)
+    publish(broker, "t", 5)
+    consumer = broker.consumer("t", "g")
+    consumer.ack(drain(consumer, idle_s=0.1))
+    client = redis_server.client()
+    assert client.xlen(key) == 5
+    assert consumer.poll(1, 2.5) == []
+    assert client.xlen(key) == 0
+
+
 def test_close_deletes_consumer_and_hands_back_via_placeholder(
     brokers: BrokerFactory, redis_server: RedisServer, stream: str
 ) -> None:

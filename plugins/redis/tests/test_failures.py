@@ -161,6 +161,18 @@ def test_poll_ack_and_publish_fail_typed_while_server_is_down_then_recover(
     assert sorted(got) == [b"a", b"b"]  # neither ack nor hand-back reached the server
 
 
+def test_instance_id_with_spaces_still_connects(redis_server: RedisServer) -> None:
+    """An instance id that CLIENT SETNAME would refuse is cleaned up, not a connection error."""
+    context = BrokerContext(instance_id="pod 7/zone a", timeout_s=2.0)
+    broker = RedisBroker(RedisConfig(url=redis_server.url, stream="names"), context)
+    try:
+        broker.ensure_topics(["t"])
+        names = [c["name"] for c in redis_server.client().client_list()]
+        assert "jobqueue-pod_7_zone_a" in names
+    finally:
+        broker.close()
+
+
 def test_key_of_another_type_is_a_config_error(
     broker: RedisBroker, redis_server: RedisServer, stream: str
 ) -> None:
