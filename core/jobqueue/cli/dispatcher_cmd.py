@@ -48,6 +48,13 @@ def dispatcher_options(func: F) -> F:
             help="Broker lease beyond max_processing_time_ms (crash redelivery delay).",
         ),
         click.option(
+            "--max-body-bytes",
+            default=10 * 1024 * 1024,
+            show_default=True,
+            type=click.IntRange(1024),
+            help="Request bodies larger than this get 413.",
+        ),
+        click.option(
             "--log-level",
             default="info",
             show_default=True,
