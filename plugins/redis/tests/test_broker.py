@@ -299,3 +299,27 @@ def test_concurrent_consumers_across_threads(brokers: BrokerFactory) -> None:
         thread.join(timeout=30)
     everything = [p for r in results for p in r]
     assert sorted(everything) == sorted(payloads)
+
+
+def test_pending_entries_trimmed_away_are_dropped_not_delivered(
+    brokers: BrokerFactory, redis_server: RedisServer, stream: str
+) -> None:
+    """Pending entries whose data is gone (e.g. maxlen) are cleared from the group, not sent."""
+    key = f"jobqueue:{{{stream}}}:t"
+    broker = brokers()
+    publish(broker, "t", 4)
+    crashed = broker.consumer("t", "g", lease_ms=60_000)
+    assert len(crashed.poll(2, 1.0)) == 2
+    claimer = broker.consumer("t", "g", lease_ms=60_000)
+    assert len(claimer.poll(1, 1.0)) == 1
+    client = redis_server.client()
+    client.xtrim(key, maxlen=0, approximate=False)
+    assert client.xpending(key, "g")["pending"] == 3
+
+    revived = broker.consumer("t", "g", lease_ms=60_000)
+    revived.name = crashed.name  # re-reads its own pending entries first
+    assert revived.poll(10, 0.2) == []
+    other = broker.consumer("t", "g", lease_ms=1)  # claims the claimer's entry at once
+    time.sleep(0.01)
+    assert other.poll(10, 0.2) == []
+    assert client.xpending(key, "g")["pending"] == 0
