@@ -56,11 +56,11 @@ def controller(
     from jobqueue.controller.app import create_app
     from jobqueue.controller.db import safe_url
 
-    configure_logging(log_level)
     try:
         app = create_app(db, token=token or None, dispatcher_ttl_s=dispatcher_ttl)
     except JobQueueError as exc:
         raise click.ClickException(str(exc)) from None
+    configure_logging(log_level)
     log.info(
         "controller starting",
         extra={"db": safe_url(db), "host": host, "port": port, "auth": bool(token)},
