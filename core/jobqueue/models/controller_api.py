@@ -33,6 +33,6 @@ class GossipReply(msgspec.Struct):
 
 class ErrorReply(msgspec.Struct, omit_defaults=True):
     error: str
-    code: str = "error"
+    code: str  # no default: omit_defaults would drop it from the wire when it is "error"
     field: str | None = None
     failed_ids: list[int] | None = None

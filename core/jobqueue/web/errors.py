@@ -63,7 +63,10 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error", extra={"path": request.url.path})
-    reply = ErrorReply(error=f"internal error ({type(exc).__name__}); see the server log")
+    reply = ErrorReply(
+        error=f"internal error ({type(exc).__name__}); see the server log",
+        code=errors.JobQueueError.code,
+    )
     return json_response(reply, status=500)
 
 
