@@ -7,6 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
 from jobqueue import __version__
 from jobqueue.errors import InvalidInput, JobQueueError
 from jobqueue.plugins import BrokerRegistry, load_brokers
@@ -14,10 +19,6 @@ from jobqueue.web.auth import BearerTokenMiddleware
 from jobqueue.web.body import DEFAULT_BODY_LIMIT
 from jobqueue.web.errors import EXCEPTION_HANDLERS
 from jobqueue.web.openapi import Operation, build_openapi
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
-from starlette.routing import Route
 
 from . import dispatcher_routes, job_routes, migrations, ops_routes
 from .db import Database, make_engine
@@ -105,9 +106,7 @@ def _routes(operations: list[tuple[Operation, Endpoint]]) -> list[Route]:
         if operation.path.endswith("/") and operation.path != "/":
             paths.append(operation.path.rstrip("/"))
         for path in paths:
-            routes.append(
-                Route(path, endpoint, methods=[operation.method], name=operation.path)
-            )
+            routes.append(Route(path, endpoint, methods=[operation.method], name=operation.path))
     return routes
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from jobqueue.errors import InvalidInput
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
+
+from jobqueue.errors import InvalidInput
 
 from .errors import DatabaseUnavailable
 

@@ -6,6 +6,10 @@ They sit behind the same bearer token as the admin routes.
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
 from jobqueue.models import (
     DeregisterRequest,
     GossipReply,
@@ -16,9 +20,6 @@ from jobqueue.models import (
 from jobqueue.web.body import read_json
 from jobqueue.web.openapi import Operation
 from jobqueue.web.responses import json_response
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
 
 from .state import Endpoint, get_state
 from .wire import Empty, RegistrationListReply, RegistrationView

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
 from jobqueue.errors import InvalidInput
 from jobqueue.models import JobCreate, JobListReply, JobReply, JobUpdate
 from jobqueue.web.body import read_json
 from jobqueue.web.openapi import Operation
 from jobqueue.web.responses import json_response
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
 
 from .records import JOB_STATES, JobRecord
 from .state import Endpoint, get_state
@@ -143,9 +144,7 @@ OPERATIONS: list[tuple[Operation, Endpoint]] = [
         start_job,
     ),
     (
-        Operation(
-            "PUT", JOB + "stop/", "Stop a job", None, JobReply, (*_BAD_NAME, 409), ("name",)
-        ),
+        Operation("PUT", JOB + "stop/", "Stop a job", None, JobReply, (*_BAD_NAME, 409), ("name",)),
         stop_job,
     ),
     (

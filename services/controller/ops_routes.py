@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from jobqueue.web.openapi import Operation
-from jobqueue.web.responses import json_response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+
+from jobqueue.web.openapi import Operation
+from jobqueue.web.responses import json_response
 
 from .state import Endpoint, get_state
 from .wire import Status

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+
 from jobqueue.models import ErrorPolicy, Job, JobState, JobType, QueueConfig, RetryConfig
 
 STOPPED: JobState = "stopped"

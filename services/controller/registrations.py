@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from jobqueue.errors import Conflict, JobNotFound, NotFound
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
+
+from jobqueue.errors import Conflict, JobNotFound, NotFound
 
 from .db import Database
 from .errors import JobArchived
@@ -109,7 +110,5 @@ class RegistrationStore:
             return self._expire(conn, now_ms(), sa.true())
 
     def _expire(self, conn: Connection, now: int, scope: sa.ColumnElement[bool]) -> int:
-        result = conn.execute(
-            sa.delete(regs).where(scope, regs.c.last_seen_ms < now - self.ttl_ms)
-        )
+        result = conn.execute(sa.delete(regs).where(scope, regs.c.last_seen_ms < now - self.ttl_ms))
         return int(result.rowcount)

@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Literal
 
 import sqlalchemy as sa
-from jobqueue.errors import Conflict, InvalidTransition, JobExists, JobNotFound
-from jobqueue.models import JobState
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
+
+from jobqueue.errors import Conflict, InvalidTransition, JobExists, JobNotFound
+from jobqueue.models import JobState
 
 from .db import Database
 from .errors import ArchivedJobExists

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import msgspec
+
 from jobqueue.contract import REDACTED, BrokerConfig
 from jobqueue.errors import BrokerConfigError, InvalidInput, UnknownBroker
 from jobqueue.models import JobCreate, JobType, JobUpdate, QueueConfig

@@ -104,10 +104,13 @@ def test_metrics_count_requests_and_jobs_by_state(api: Api) -> None:
     not_found = 'method="GET",route="/api/v1/job/{name}/",status="404"'
     assert value(f"jobqueue_controller_requests_total{{{not_found}}}") == 1
     assert "absent" not in text, "labels use route templates, never raw paths"
-    assert value(
-        'jobqueue_controller_request_duration_seconds_count{method="PUT",'
-        'route="/api/v1/job/{name}/start/"}'
-    ) == 1
+    assert (
+        value(
+            'jobqueue_controller_request_duration_seconds_count{method="PUT",'
+            'route="/api/v1/job/{name}/start/"}'
+        )
+        == 1
+    )
 
 
 def test_openapi_covers_every_route(api: Api, make_api: Callable[..., Api]) -> None:

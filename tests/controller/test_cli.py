@@ -163,7 +163,7 @@ def test_invalid_definition_reports_the_field(api: Api, tmp_path: Path) -> None:
     [
         ("list.yaml", "- a\n- b\n", "expected a mapping"),
         ("broken.yaml", "name: [unclosed\n", "not valid YAML"),
-        ("broken.json", "{\"name\": ", "not valid JSON"),
+        ("broken.json", '{"name": ', "not valid JSON"),
     ],
 )
 def test_unreadable_definition_files(
@@ -216,8 +216,16 @@ def test_controller_command_serves_with_a_token(db_url: str) -> None:
     port = _free_port()
     env = {**os.environ, "JOBQUEUE_CONTROLLER_TOKEN": "proc-token"}
     command = [
-        sys.executable, "-c", "from jobqueue.cli import main; main()",
-        "controller", "--db", db_url, "--host", "127.0.0.1", "--port", str(port),
+        sys.executable,
+        "-c",
+        "from jobqueue.cli import main; main()",
+        "controller",
+        "--db",
+        db_url,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
     ]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

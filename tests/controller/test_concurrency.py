@@ -13,9 +13,9 @@ if TYPE_CHECKING:
     from conftest import Api
 
 
-def _race(count: int, action: Callable[[httpx.Client, int], httpx.Response], url: str) -> list[
-    httpx.Response
-]:
+def _race(
+    count: int, action: Callable[[httpx.Client, int], httpx.Response], url: str
+) -> list[httpx.Response]:
     """Run ``action`` from ``count`` threads at once, each with its own connection."""
     barrier = threading.Barrier(count)
     results: list[Any] = [None] * count

@@ -119,9 +119,7 @@ def test_registrations_expire_without_heartbeat(make_api: Callable[..., Api]) ->
     assert _pairs(api) == [("chatty", "work"), ("quiet", "work")]
 
 
-def test_background_sweep_deletes_expired_rows(
-    make_api: Callable[..., Api], db_url: str
-) -> None:
+def test_background_sweep_deletes_expired_rows(make_api: Callable[..., Api], db_url: str) -> None:
     """Expired registrations are deleted from the table without anyone asking."""
     api = make_api(dispatcher_ttl_s=0.3)
     api.create("work")

@@ -29,9 +29,7 @@ def _create_secret_job(api: Api, name: str = "payments") -> dict[str, Any]:
     return job
 
 
-def test_admin_routes_never_return_the_password(
-    api: Api, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_admin_routes_never_return_the_password(api: Api, caplog: pytest.LogCaptureFixture) -> None:
     """create/get/list/update/versions/start/stop/archive replies mask the SASL password."""
     caplog.set_level(logging.DEBUG)
     job = _create_secret_job(api)

@@ -132,9 +132,7 @@ UPDATE_CASES: list[tuple[str, Any, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "body", "field"), UPDATE_CASES, ids=[c[0] for c in UPDATE_CASES]
-)
+@pytest.mark.parametrize(("case", "body", "field"), UPDATE_CASES, ids=[c[0] for c in UPDATE_CASES])
 def test_bad_update_is_400_and_writes_nothing(
     api: Api, case: str, body: dict[str, Any], field: str
 ) -> None:

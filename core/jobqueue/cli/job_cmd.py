@@ -115,8 +115,16 @@ def _compact(value: Any) -> str:
 
 
 def print_jobs(jobs: list[dict[str, Any]]) -> None:
-    table = Table("name", "version", "state", "type", "broker", "max processing (ms)",
-                  "backoffs (ms)", "description")
+    table = Table(
+        "name",
+        "version",
+        "state",
+        "type",
+        "broker",
+        "max processing (ms)",
+        "backoffs (ms)",
+        "description",
+    )
     for job in jobs:
         retry = job.get("retry_config") or {}
         table.add_row(
@@ -164,8 +172,14 @@ def job() -> None:
 
 
 @job.command("create")
-@click.option("-f", "--file", "stream", type=click.File("r"), required=True,
-              help="Job definition, YAML or JSON ('-' for stdin).")
+@click.option(
+    "-f",
+    "--file",
+    "stream",
+    type=click.File("r"),
+    required=True,
+    help="Job definition, YAML or JSON ('-' for stdin).",
+)
 @controller_options
 def create_job(stream: IO[str], controller_url: str, token: str | None, as_json: bool) -> None:
     """Create a job from a definition file (it starts stopped, version 1)."""
@@ -183,8 +197,11 @@ def get_job(name: str, controller_url: str, token: str | None, as_json: bool) ->
 
 
 @job.command("list")
-@click.option("--state", type=click.Choice(JOB_STATES),
-              help="Every job version in this state (default: live stopped and active jobs).")
+@click.option(
+    "--state",
+    type=click.Choice(JOB_STATES),
+    help="Every job version in this state (default: live stopped and active jobs).",
+)
 @controller_options
 def list_jobs(state: str | None, controller_url: str, token: str | None, as_json: bool) -> None:
     """List jobs."""
@@ -204,8 +221,14 @@ def job_versions(name: str, controller_url: str, token: str | None, as_json: boo
 
 @job.command("update")
 @click.argument("name")
-@click.option("-f", "--file", "stream", type=click.File("r"), required=True,
-              help="Fields to change, YAML or JSON ('-' for stdin); writes version n+1.")
+@click.option(
+    "-f",
+    "--file",
+    "stream",
+    type=click.File("r"),
+    required=True,
+    help="Fields to change, YAML or JSON ('-' for stdin); writes version n+1.",
+)
 @controller_options
 def update_job(
     name: str, stream: IO[str], controller_url: str, token: str | None, as_json: bool
@@ -220,8 +243,14 @@ def update_job(
     _emit(reply, as_json, _one)
 
 
-_UPDATE_FIELDS = {"description", "queue_config", "retry_config", "max_processing_time_ms",
-                  "error_policy", "emit_acks"}
+_UPDATE_FIELDS = {
+    "description",
+    "queue_config",
+    "retry_config",
+    "max_processing_time_ms",
+    "error_policy",
+    "emit_acks",
+}
 
 
 def _update_fields(data: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
-from jobqueue.controller.tables import metadata
 from sqlalchemy.engine import Connection
+
+from jobqueue.controller.tables import metadata
 
 connection = context.config.attributes.get("connection")
 if not isinstance(connection, Connection):
