@@ -7,7 +7,9 @@ or expired) leases up to that; when none are free and it is still short, it asks
 consumer to hand one lease over, only if that one holds at least two more than it does, so that
 a move always narrows the gap and the group never oscillates. One request at a time: it asks
 again only once the last one was served. The owner releases a requested lease after its
-deliveries from that shard are acked, so healthy consumers never receive the same record.
+deliveries from that shard are acked, so healthy consumers never receive the same record, and
+reserves it for the requester for a lease duration. A consumer holding nothing is known to
+the others by its pending request, so that they count it when they work out their share.
 """
 
 from __future__ import annotations
@@ -59,20 +61,25 @@ def plan(
         for lease in candidates
         if lease.held_by_other(me, now_ms) and lease.owner is not None
     )
+    # A consumer holding nothing yet is known by the handoff it asked for.
+    requesters = {lease.handoff_to for lease in candidates if lease.handoff_to} - {me}
+    workers = set(owners) | requesters | {me}
     mine = sum(1 for lease in candidates if lease.shard_id in held)
-    target = math.ceil(len(candidates) / (len(owners) + 1))
+    target = math.ceil(len(candidates) / len(workers))
     wanted = target - mine
     if wanted <= 0:
         return Plan()
     free = [
         lease
         for lease in candidates
-        if lease.shard_id not in held and not lease.held_by_other(me, now_ms)
+        if lease.shard_id not in held and lease.available_to(me, now_ms)
     ]
     if free:
         rng.shuffle(free)  # consumers starting together then rarely race for the same lease
         return Plan(free=free[:wanted])
-    if not owners or any(lease.handoff_to == me for lease in candidates):
+    if not owners or any(
+        lease.handoff_to == me and lease.held_by_other(me, now_ms) for lease in candidates
+    ):
         return Plan()
     busiest, count = max(owners.items(), key=lambda item: (item[1], item[0]))
     theirs = [lease for lease in candidates if lease.owner == busiest and not lease.handoff_to]

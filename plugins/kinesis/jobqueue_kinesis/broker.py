@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from jobqueue.contract import Broker, BrokerConfig, BrokerContext, Capabilities
 from jobqueue.errors import BrokerConfigError
-
 from jobqueue_kinesis.batching import MAX_RECORD_BYTES
 from jobqueue_kinesis.clients import make_clients
 from jobqueue_kinesis.config import BROKER_NAME, KinesisConfig

@@ -14,9 +14,9 @@ from typing import Any
 import boto3
 import botocore.config
 import botocore.exceptions
+
 from jobqueue.contract import BrokerContext
 from jobqueue.errors import BrokerConfigError, BrokerUnavailable
-
 from jobqueue_kinesis.config import BROKER_NAME, KinesisConfig
 
 _ATTEMPTS = 3

@@ -10,6 +10,7 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
+
 from jobqueue.contract import BrokerConfig
 from jobqueue.errors import BrokerConfigError
 

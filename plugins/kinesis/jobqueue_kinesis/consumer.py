@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import botocore.exceptions
+
 from jobqueue.contract import Consumer, Delivery
 from jobqueue.errors import BrokerUnavailable, JobQueueError
-
 from jobqueue_kinesis import balancer
 from jobqueue_kinesis.clients import Clients, error_code, translate
 from jobqueue_kinesis.config import BROKER_NAME
@@ -167,7 +167,7 @@ class KinesisConsumer(Consumer):
             elif state.draining_since is not None and (
                 state.tracker.idle or time.monotonic() - state.draining_since > self._lease_s
             ):
-                self._release(state)
+                self._release(state, reserve_ms=self._lease_ms)
                 log.info("shard %s of stream %r handed over", state.shard_id, self._stream)
         if time.monotonic() >= self._next_balance:
             self._balance()
@@ -199,13 +199,16 @@ class KinesisConsumer(Consumer):
             state.tracker.unacked,
         )
 
-    def _release(self, state: ShardState) -> None:
+    def _release(self, state: ShardState, *, reserve_ms: int = 0) -> None:
         self._owned.pop(state.shard_id, None)
         self._advance(state)
         if state.at_end and state.tracker.idle:
             self._leases.release(state.shard_id, self.owner, SHARD_END, ())
-        else:
-            self._leases.release(state.shard_id, self.owner, state.checkpoint, state.tracker.runs())
+            return
+        runs = state.tracker.runs()
+        self._leases.release(
+            state.shard_id, self.owner, state.checkpoint, runs, reserve_ms=reserve_ms
+        )
 
     def _balance(self) -> None:
         self._shards = list_shards(

@@ -84,6 +84,13 @@ class Lease:
     def held_by_other(self, me: str, now: int) -> bool:
         return self.owner is not None and self.owner != me and self.expires_at_ms > now
 
+    def reserved_for_other(self, me: str, now: int) -> bool:
+        """Released by a handoff to another consumer, which has it to itself for a while."""
+        return self.owner is None and self.handoff_to not in (None, me) and self.expires_at_ms > now
+
+    def available_to(self, me: str, now: int) -> bool:
+        return not (self.held_by_other(me, now) or self.reserved_for_other(me, now))
+
 
 def _lease(item: dict[str, Any]) -> Lease:
     return Lease(
@@ -167,17 +174,32 @@ class LeaseTable:
         )
         return updated is not None
 
-    def release(self, shard_id: str, owner: str, checkpoint: str, runs: Sequence[Run]) -> bool:
-        """Write the checkpoint and give the lease up, so that others can take it at once."""
+    def release(
+        self,
+        shard_id: str,
+        owner: str,
+        checkpoint: str,
+        runs: Sequence[Run],
+        *,
+        reserve_ms: int = 0,
+    ) -> bool:
+        """Write the checkpoint and give the lease up, so that others can take it at once.
+
+        With ``reserve_ms`` (a handoff) the consumer that asked for the lease keeps the first
+        claim on it for that long; otherwise the request, if any, is dropped.
+        """
+        expression = (
+            "SET #checkpoint = :checkpoint, #runs = :runs, #expires = :expires, "
+            "#counter = #counter + :one REMOVE #owner"
+        )
         updated = self._owned_update(
             shard_id,
             owner,
-            "SET #checkpoint = :checkpoint, #runs = :runs, #expires = :zero, "
-            "#counter = #counter + :one REMOVE #owner, #handoff",
+            expression if reserve_ms else expression + ", #handoff",
             {
                 ":checkpoint": {"S": checkpoint},
                 ":runs": {"S": encode_runs(runs)},
-                ":zero": {"N": "0"},
+                ":expires": {"N": str(now_ms() + reserve_ms if reserve_ms else 0)},
                 ":one": {"N": "1"},
             },
         )

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 
 from jobqueue.contract import Producer, Record
 from jobqueue.errors import BrokerUnavailable, PublishFailed
-
 from jobqueue_kinesis.batching import MAX_RECORD_BYTES, Entry, batches
 from jobqueue_kinesis.clients import Clients, aws_errors
 from jobqueue_kinesis.config import BROKER_NAME

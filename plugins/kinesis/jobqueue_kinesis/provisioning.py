@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import botocore.exceptions
-from jobqueue.errors import BrokerUnavailable
 
+from jobqueue.errors import BrokerUnavailable
 from jobqueue_kinesis.clients import aws_errors, error_code
 from jobqueue_kinesis.config import BROKER_NAME
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from jobqueue.contract import BrokerContext
 from jobqueue_kinesis import KinesisBroker
 from jobqueue_kinesis.testserver import MotoEndpoint, moto_server

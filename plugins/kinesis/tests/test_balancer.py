@@ -88,3 +88,27 @@ def test_a_parent_past_retention_does_not_block_its_children() -> None:
     """A parent that left the stream has nothing left to read."""
     shards = {"child": Shard("child", ("gone",), None)}
     assert [lease.shard_id for lease in readable(shards, {"child": Lease("child")})] == ["child"]
+
+
+def test_a_handed_over_lease_is_reserved_for_the_requester() -> None:
+    """The releasing owner does not take back what it just handed over; the requester does."""
+    leases = [Lease("s0", owner=None, handoff_to="new", expires_at_ms=LIVE)] + [
+        Lease(f"s{i}", owner="me", expires_at_ms=LIVE) for i in (1, 2, 3)
+    ]
+    assert _plan("me", leases, {"s1", "s2", "s3"}).free == []
+    mine = _plan("new", leases, set())
+    assert [lease.shard_id for lease in mine.free] == ["s0"]
+
+
+def test_an_unclaimed_reservation_lapses() -> None:
+    """If the requester never comes for it, the lease is free again once the reservation ends."""
+    leases = [Lease("s0", owner=None, handoff_to="gone", expires_at_ms=EXPIRED)]
+    assert [lease.shard_id for lease in _plan("me", leases, set()).free] == ["s0"]
+
+
+def test_a_consumer_known_only_by_its_request_counts_towards_the_share() -> None:
+    """An owner of four with a pending request from a newcomer aims for two, not four."""
+    leases = [Lease(f"s{i}", owner="me", expires_at_ms=LIVE) for i in range(3)] + [
+        Lease("s3", owner=None, expires_at_ms=0, handoff_to="new")
+    ]
+    assert _plan("me", leases, {"s0", "s1", "s2"}).free == []

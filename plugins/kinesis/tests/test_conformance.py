@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from jobqueue.contract import Broker, BrokerContext
 from jobqueue.testing import BrokerConformance
 from jobqueue_kinesis import KinesisBroker, KinesisConfig

@@ -48,7 +48,9 @@ def test_unknown_and_repeated_acks_are_ignored() -> None:
 def test_inherited_runs_are_skipped_and_still_count_for_the_checkpoint() -> None:
     """Records a previous owner acked past its checkpoint are not handed out again."""
     tracker = AckTracker(skip=[("20", "30"), ("50", "50")])
-    handed_out = [seq for seq in ("10", "20", "25", "30", "40", "50", "60") if tracker.delivered(seq)]
+    handed_out = [
+        seq for seq in ("10", "20", "25", "30", "40", "50", "60") if tracker.delivered(seq)
+    ]
     assert handed_out == ["10", "40", "60"]
     assert tracker.runs() == [("20", "30"), ("50", "50")]
     tracker.ack("10")
