@@ -50,19 +50,25 @@ def sqlite_file(url: sa.URL) -> Path | None:
 
 
 def make_engine(db_url: str, *, create_dirs: bool = False) -> Engine:
-    """An engine for ``db_url``; ``create_dirs`` makes a SQLite file's parent directory."""
+    """An engine for ``db_url``; ``create_dirs`` makes a SQLite file's parent directory.
+
+    Statement parameters are kept out of error messages and logs: they hold queue configs
+    with their secrets in clear.
+    """
     url = parse_url(db_url)
     if url.get_backend_name() == "sqlite":
         path = sqlite_file(url)
         if path is not None and create_dirs:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, hide_parameters=True)
         _tune_sqlite(engine)
         return engine
     connect_args: dict[str, Any] = {}
     if url.get_driver_name() == "psycopg2":
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
-    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return sa.create_engine(
+        url, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True
+    )
 
 
 def _tune_sqlite(engine: Engine) -> None:
