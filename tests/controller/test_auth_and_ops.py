@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from starlette.routing import Route
 
 from jobqueue.controller.app import create_app
@@ -114,7 +115,7 @@ def test_metrics_count_requests_and_jobs_by_state(api: Api) -> None:
 
 
 def test_openapi_covers_every_route(api: Api, make_api: Callable[..., Api]) -> None:
-    """/openapi.json documents each route of the app, with its method and bodies."""
+    """/openapi.json is a valid OpenAPI 3.1 document of every route, with its bodies."""
     document = api.ok("GET", "/openapi.json")
     assert document["openapi"].startswith("3.")
     documented = {
@@ -141,6 +142,7 @@ def test_openapi_covers_every_route(api: Api, make_api: Callable[..., Api]) -> N
         ("GET", "/openapi.json"),
     }
     assert documented == expected
+    validate(document, cls=OpenAPIV31SpecValidator)
     create = document["paths"]["/api/v1/job/"]["post"]
     assert {"400", "409", "413"} <= set(create["responses"])
     schemas = document["components"]["schemas"]
