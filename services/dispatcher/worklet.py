@@ -275,7 +275,9 @@ class Worklet:
             except (msgspec.DecodeError, msgspec.ValidationError):
                 undecodable.append(delivery)
                 continue
-            if message.id == 0 or message.id in self.inflight:
+            # An entry still settling under this id is this message's previous delivery
+            # (e.g. its retry copy came back before the original's ack finished): keep the id.
+            if message.id == 0 or self.inflight.get(message.id) is not None:
                 message.id = self.ids.next_ids(1)[0]
             message.attempt += 1
             self.inflight.add(InFlight(message.id, delivery, receiver, message, deadline))
