@@ -4,6 +4,7 @@ policy dictate, counted, nothing lost."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -135,7 +136,7 @@ def test_echo_producer_and_consumer_account_for_every_message(
         else:
             assert len(entries) == MAX_ATTEMPTS, f"{msg_id}: nacked {len(entries)} times"
             dead.add(msg_id)
-        for before, after in zip(entries, entries[1:], strict=False):
+        for before, after in itertools.pairwise(entries):
             backoff_s = BACKOFFS[before["attempt"] - 1] / 1000
             waited = after["received_at"] - before["decided_at"]
             assert waited >= backoff_s - 0.05, f"{msg_id}: retried after {waited:.3f}s"
