@@ -249,8 +249,7 @@ def test_controller_command_serves_with_a_token(db_url: str) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
-    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status reports it
-    assert process.returncode in (0, -signal.SIGTERM), stderr
+    assert process.returncode == 0, stderr  # a graceful shutdown, not a death by signal
     messages = [json.loads(line)["msg"] for line in stderr.splitlines() if line.startswith("{")]
     assert "controller starting" in messages, stderr
     assert "Application shutdown complete." in messages, stderr

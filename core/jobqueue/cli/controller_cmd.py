@@ -51,10 +51,11 @@ def controller(
 
     The database must be migrated first: `jobqueue migrate --db URL`.
     """
-    import uvicorn
+    import asyncio
 
     from jobqueue.controller.app import create_app
     from jobqueue.controller.db import safe_url
+    from jobqueue.web.server import Listener, serve
 
     try:
         app = create_app(db, token=token or None, dispatcher_ttl_s=dispatcher_ttl)
@@ -65,7 +66,7 @@ def controller(
         "controller starting",
         extra={"db": safe_url(db), "host": host, "port": port, "auth": bool(token)},
     )
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    asyncio.run(serve([Listener(app, host, port)]))
 
 
 @click.command()
