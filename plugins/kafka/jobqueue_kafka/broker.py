@@ -11,9 +11,9 @@ from typing import Any, ClassVar
 import confluent_kafka as ck
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # where the typing stubs define it
+
 from jobqueue.contract import Broker, BrokerConfig, BrokerContext, Capabilities
 from jobqueue.errors import BrokerConfigError
-
 from jobqueue_kafka import clients, settings
 from jobqueue_kafka.config import BROKER_NAME, KafkaConfig, validate
 from jobqueue_kafka.consumer import KafkaConsumer
@@ -69,8 +69,9 @@ class KafkaBroker(Broker):
         return KafkaProducer(self._kafka, self.context, topic)
 
     def consumer(self, topic: str, group: str, *, lease_ms: int = 30_000) -> KafkaConsumer:
-        # lease_ms has no per-record meaning in Kafka; see `jobqueue_kafka.consumer`.
-        return KafkaConsumer(self._kafka, self.context, topic, group)
+        """A member of consumer group ``group``; ``lease_ms`` becomes ``max.poll.interval.ms``
+        (Kafka has no per-record lease, see `jobqueue_kafka.consumer`)."""
+        return KafkaConsumer(self._kafka, self.context, topic, group, lease_ms)
 
     def ensure_topics(self, topics: Sequence[str]) -> None:
         """Create the missing topics with the config's partitions and replication factor."""

@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar
 
 import msgspec
 from confluent_kafka import KafkaException, Producer
+
 from jobqueue.contract import REDACTED, BrokerConfig
 from jobqueue.errors import BrokerConfigError
 

@@ -1,7 +1,9 @@
 """Consuming a Kafka topic as one member of a consumer group, committing only what was acked.
 
 Offsets are committed for the contiguous acked prefix of each partition (`OffsetLedger`), so
-out-of-order acks never commit past a record still being worked on.
+out-of-order acks never commit past a record still being worked on; acks past that record
+ride in the commit's metadata, so the partition's next owner does not hand them out again
+(on clusters that store commit metadata, as Apache Kafka does).
 
 Commits are synchronous: ``ack`` returns once the cluster stored the offset, so an acked
 record is not redelivered after a crash that follows, and a failed commit surfaces as
@@ -11,10 +13,10 @@ dispatcher pays per batch of acks, not per message.
 
 On a rebalance the revoked partitions' acked prefix is committed before they go, and their
 in-flight deliveries are dropped: acking one later is silently ignored (it commits nothing;
-the record is redelivered to the partition's new owner). ``lease_ms`` has no per-record
-equivalent in Kafka: a record polled and never acked returns when its partition changes owner
-or this consumer closes. The caller must keep polling at least every ``max.poll.interval.ms``
-(librdkafka default 5 minutes) or the group evicts the consumer.
+the record is redelivered to the partition's new owner). Kafka has no per-record lease: a
+record polled and never acked returns when its partition changes owner or this consumer
+closes; ``lease_ms`` sets ``max.poll.interval.ms``, so a consumer not polled for that long
+leaves the group and its un-acked records go to the other members.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ import time
 from collections.abc import Sequence
 
 import confluent_kafka as ck
+
 from jobqueue.contract import BrokerContext, Consumer, Delivery
 from jobqueue.errors import BrokerUnavailable
-
 from jobqueue_kafka import clients, settings
 from jobqueue_kafka.config import KafkaConfig
 from jobqueue_kafka.failures import describe, unavailable
-from jobqueue_kafka.ledger import Handle, OffsetLedger, TopicPartitionKey
+from jobqueue_kafka.ledger import Handle, OffsetLedger, Stored, TopicPartitionKey
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,16 @@ def _keys(partitions: list[ck.TopicPartition]) -> list[TopicPartitionKey]:
     return [(tp.topic, tp.partition) for tp in partitions]
 
 
+def _failed_keys(result: list[ck.TopicPartition]) -> set[TopicPartitionKey]:
+    return {(tp.topic, tp.partition) for tp in result if tp.error is not None}
+
+
 class KafkaConsumer(Consumer):
     """One member of consumer group ``group`` on ``topic``; build it with
     `KafkaBroker.consumer`."""
 
     def __init__(
-        self, config: KafkaConfig, context: BrokerContext, topic: str, group: str
+        self, config: KafkaConfig, context: BrokerContext, topic: str, group: str, lease_ms: int
     ) -> None:
         self._config = config
         self._timeout_s = context.timeout_s
@@ -68,7 +74,7 @@ class KafkaConsumer(Consumer):
         self._brokers_down = False
         self._closed = False
         self._consumer = ck.Consumer(
-            {**settings.consumer(config, context, group), "error_cb": self._on_error}
+            {**settings.consumer(config, context, group, lease_ms), "error_cb": self._on_error}
         )
         try:
             clients.reachable(self._consumer, config, self._timeout_s)
@@ -91,7 +97,23 @@ class KafkaConsumer(Consumer):
             log.debug("kafka consumer %s/%s: %s", self._group, self._topic, describe(error))
 
     def _on_assign(self, _consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
-        self._ledger.assign(_keys(partitions))
+        stored = self._stored(partitions)
+        self._ledger.assign({key: stored.get(key) for key in _keys(partitions)})
+
+    def _stored(self, partitions: list[ck.TopicPartition]) -> dict[TopicPartitionKey, Stored]:
+        """The group's committed offsets (with their metadata) for newly assigned partitions."""
+        try:
+            result = self._consumer.committed(partitions, timeout=self._timeout_s)
+        except ck.KafkaException as exc:
+            # Records acked past the committed offset by the previous owner may come back.
+            log.warning("kafka consumer %s: reading committed offsets failed: %s",
+                        self._group, describe(exc))
+            return {}
+        return {
+            (tp.topic, tp.partition): (tp.offset, tp.metadata or "")
+            for tp in result
+            if tp.error is None and tp.offset >= 0
+        }
 
     def _on_revoke(self, _consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
         keys = _keys(partitions)
@@ -122,12 +144,16 @@ class KafkaConsumer(Consumer):
                 # Wait for the first record only; then take what is already fetched, so a
                 # poll never waits for a full batch while records are ready.
                 first = self._consumer.poll(remaining)
-                messages = [first] if first is not None else []
+                batch = self._deliveries([first] if first is not None else [])
                 if first is not None and max_records > 1:
-                    messages += self._consumer.consume(max_records - 1, 0)
+                    rest = self._consumer.consume(max_records - 1, 0)
+                    # A rebalance served inside consume() may have revoked `first`'s partition;
+                    # handing it out would only produce an ack that is ignored.
+                    batch = [d for d in batch if self._ledger.is_current(d.handle)]
+                    batch += self._deliveries(rest)
             except ck.KafkaException as exc:
                 raise unavailable(self._config, describe(exc)) from exc
-            deliveries += self._deliveries(messages)
+            deliveries += batch
             if deliveries or remaining <= 0:
                 break
         if deliveries:
@@ -147,6 +173,8 @@ class KafkaConsumer(Consumer):
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             assert topic is not None and partition is not None and offset is not None
             handle = self._ledger.handed_out(topic, partition, offset)
+            if handle is None:  # fetched before its partition was revoked; the owner gets it
+                continue
             deliveries.append(Delivery(message.value() or b"", message.key(), handle))
         return deliveries
 
@@ -175,7 +203,7 @@ class KafkaConsumer(Consumer):
         if touched:
             self._commit(self._ledger.uncommitted(sorted(touched)))
 
-    def _commit(self, offsets: dict[TopicPartitionKey, int]) -> None:
+    def _commit(self, offsets: dict[TopicPartitionKey, Stored]) -> None:
         if not offsets:
             return
         if self._brokers_down:
@@ -183,7 +211,12 @@ class KafkaConsumer(Consumer):
             # cluster was seen down, ask it first, within the configured timeout.
             clients.reachable(self._consumer, self._config, self._timeout_s)
             self._brokers_down = False
-        request = [ck.TopicPartition(t, p, offset) for (t, p), offset in offsets.items()]
+        request = [
+            ck.TopicPartition(topic, partition, offset, metadata)
+            if metadata
+            else ck.TopicPartition(topic, partition, offset)  # librdkafka refuses None here
+            for (topic, partition), (offset, metadata) in offsets.items()
+        ]
         try:
             result = self._consumer.commit(offsets=request, asynchronous=False)
         except ck.KafkaException as exc:
@@ -195,9 +228,19 @@ class KafkaConsumer(Consumer):
                 log.info("kafka consumer %s: commit skipped, %s", self._group, describe(exc))
                 return
             raise unavailable(self._config, f"commit failed: {describe(exc)}") from exc
-        done = {(tp.topic, tp.partition): tp.offset for tp in result if tp.error is None}
-        self._ledger.committed(done)
+        self._ledger.committed(
+            {key: state for key, state in offsets.items() if key not in _failed_keys(result)}
+        )
         failed = [tp.error for tp in result if tp.error is not None]
+        too_large = ck.KafkaError.OFFSET_METADATA_TOO_LARGE
+        if any(error.code() == too_large for error in failed) and self._ledger.metadata_limit:
+            log.warning(
+                "kafka consumer %s: the cluster refuses commit metadata; acks past an un-acked "
+                "record will not survive a rebalance", self._group
+            )
+            self._ledger.metadata_limit = 0
+            self._commit(self._ledger.uncommitted(sorted(_failed_keys(result))))
+            return
         if failed and not all(e.code() in _OWNERSHIP_CHANGING for e in failed):
             raise unavailable(self._config, f"commit failed: {describe(failed[0])}")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from confluent_kafka import KafkaError, KafkaException
-from jobqueue.errors import BrokerUnavailable
 
+from jobqueue.errors import BrokerUnavailable
 from jobqueue_kafka.config import BROKER_NAME, KafkaConfig
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from jobqueue.hookspecs import RegisterBroker, hookimpl
-
 from jobqueue_kafka.broker import KafkaBroker
 
 

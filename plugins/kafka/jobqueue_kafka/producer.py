@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import confluent_kafka as ck
+
 from jobqueue.contract import BrokerContext, Producer, Record
 from jobqueue.errors import BrokerUnavailable, PublishFailed
-
 from jobqueue_kafka import clients, settings
 from jobqueue_kafka.config import BROKER_NAME, KafkaConfig
 from jobqueue_kafka.failures import describe

@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from jobqueue.contract import BrokerContext
-
 from jobqueue_kafka.config import KafkaConfig
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
@@ -20,6 +19,9 @@ MAX_BATCH_BYTES = MAX_PAYLOAD_BYTES + 64 * 1024
 # Applied to topics that `ensure_topics` creates, so a full-size payload fits on a cluster
 # whose default is Kafka's 1 MB.
 TOPIC_SETTINGS = {"max.message.bytes": str(MAX_BATCH_BYTES)}
+
+_SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
+_MAX_POLL_INTERVAL_MS = 86_400_000  # librdkafka's upper bound for max.poll.interval.ms
 
 LIBRDKAFKA_LOG = logging.getLogger("jobqueue_kafka.librdkafka")
 
@@ -68,10 +70,20 @@ def producer(config: KafkaConfig, context: BrokerContext) -> dict[str, Any]:
     return settings
 
 
-def consumer(config: KafkaConfig, context: BrokerContext, group: str) -> dict[str, Any]:
-    """A group member that never commits on its own: offsets are committed for acks only."""
+def consumer(
+    config: KafkaConfig, context: BrokerContext, group: str, lease_ms: int
+) -> dict[str, Any]:
+    """A group member that never commits on its own: offsets are committed for acks only.
+
+    Kafka has no per-record lease; the nearest thing is ``max.poll.interval.ms``: a member
+    that stops polling that long leaves the group and its un-acked records go to the others.
+    It is set from ``lease_ms`` (librdkafka wants it at least ``session.timeout.ms``).
+    """
     settings = common(config, context)
     settings.setdefault("auto.offset.reset", "earliest")
+    if "max.poll.interval.ms" not in config.config:
+        session_ms = int(config.config.get("session.timeout.ms", _SESSION_TIMEOUT_MS))
+        settings["max.poll.interval.ms"] = min(_MAX_POLL_INTERVAL_MS, max(lease_ms, session_ms))
     settings.update(
         {"group.id": group, "enable.auto.commit": False, "enable.auto.offset.store": False}
     )

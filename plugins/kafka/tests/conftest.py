@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from jobqueue.contract import BrokerContext, Consumer, Delivery
 from jobqueue_kafka import KafkaBroker, KafkaConfig
 from jobqueue_kafka.testserver import GROUP_SETTINGS, kafka_test_server

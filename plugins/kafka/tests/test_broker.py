@@ -7,6 +7,7 @@ import os
 import confluent_kafka as ck
 import pytest
 from confluent_kafka.admin import AdminClient
+
 from jobqueue.contract import Record
 from jobqueue.errors import PublishFailed
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from jobqueue.contract import REDACTED
 from jobqueue.errors import BrokerConfigError
 from jobqueue.plugins import load_brokers

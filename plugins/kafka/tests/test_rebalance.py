@@ -6,6 +6,7 @@ import time
 from collections import defaultdict
 
 import confluent_kafka as ck
+
 from jobqueue.contract import Delivery, Record
 from jobqueue_kafka.ledger import Handle
 

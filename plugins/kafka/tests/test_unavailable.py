@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from jobqueue.contract import BrokerContext, Record
 from jobqueue.errors import BrokerUnavailable, PublishFailed
 from jobqueue_kafka import KafkaBroker, KafkaConfig
