@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any, cast
@@ -51,13 +52,24 @@ HAND_BACK_PAGE = 1000
 FORGET_CONSUMERS_IDLE_MS = 3600 * 1000
 IDLE_TRIM_MIN_S = 1.0
 
-_sequence = itertools.count(1)
+# Consumer names count per stream and group within the process: the first consumer of a group
+# on a stream is always "<instance id>-1", so a process restarted with the same instance id
+# reads back what its previous life held there (step 1 above), whatever order it opens them.
+_sequences: dict[tuple[str, str], itertools.count[int]] = {}
+_sequences_lock = threading.Lock()
+
+
+def _next_name(instance_id: str, key: str, group: str) -> str:
+    with _sequences_lock:
+        sequence = _sequences.setdefault((key, group), itertools.count(1))
+        return f"{instance_id}-{next(sequence)}"
+
 
 Entry = tuple[bytes, dict[bytes, bytes] | None]
 
 
 class RedisConsumer(Consumer):
-    """One member of ``group`` on one stream; its name is unique per process and consumer."""
+    """One member of ``group`` on one stream, named after the process's instance id."""
 
     def __init__(
         self,
@@ -76,9 +88,7 @@ class RedisConsumer(Consumer):
         self._key = config.key(topic)
         self._group = group
         self._lease_ms = lease_ms
-        # Deterministic within a process, so a restart with the same instance id finds the
-        # entries its previous life held (step 1 above).
-        self.name = f"{instance_id}-{next(_sequence)}"
+        self.name = _next_name(instance_id, self._key, group)
         self._group_ready = False
         self._joined = False
         self._own_cursor: bytes | None = b"0"
