@@ -21,12 +21,15 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import confluent_kafka as ck
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # where the typing stubs define it
 
 ENV_VAR = "JOBQUEUE_TEST_KAFKA"
 GROUP_SETTINGS: dict[str, str | int | float | bool] = {
@@ -145,13 +148,38 @@ def tansu_server(timeout_s: float = 30.0) -> Iterator[str]:
                 process.wait()
 
 
+@dataclass(frozen=True)
+class KafkaTestServer:
+    """A running broker: its bootstrap ``address`` and ``kind`` (external, container, tansu)."""
+
+    address: str
+    kind: Literal["external", "container", "tansu"]
+
+
+def keeps_commit_metadata(address: str) -> bool:
+    """Whether the broker stores the metadata string of an offset commit (Tansu drops it)."""
+    topic = f"jobqueue-probe-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": address})
+    for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        future.result(timeout=10)
+    consumer = ck.Consumer({"bootstrap.servers": address, "group.id": topic})
+    try:
+        consumer.commit(
+            offsets=[ck.TopicPartition(topic, 0, 0, "probe")], asynchronous=False
+        )
+        stored = consumer.committed([ck.TopicPartition(topic, 0)], timeout=10)
+    finally:
+        consumer.close()
+    return stored[0].metadata == "probe"
+
+
 @contextlib.contextmanager
-def kafka_test_server(timeout_s: float = 30.0) -> Iterator[str]:
-    """Yield the bootstrap address of a ready Kafka-protocol broker (see module docstring)."""
+def kafka_test_server(timeout_s: float = 30.0) -> Iterator[KafkaTestServer]:
+    """Yield a ready Kafka-protocol broker (see module docstring for which one)."""
     address = os.environ.get(ENV_VAR, "").strip()
     if address:
         wait_until_ready(address, timeout_s)
-        yield address
+        yield KafkaTestServer(address, "external")
         return
     if _docker_answers():
         container_type = _kafka_container_type()
@@ -159,8 +187,8 @@ def kafka_test_server(timeout_s: float = 30.0) -> Iterator[str]:
             with container_type(_KAFKA_IMAGE).with_kraft() as kafka:
                 address = str(kafka.get_bootstrap_server())
                 wait_until_ready(address, timeout_s)
-                yield address
+                yield KafkaTestServer(address, "container")
             return
         log.warning("a Docker engine answers but testcontainers is not installed; using Tansu")
     with tansu_server(timeout_s) as address:
-        yield address
+        yield KafkaTestServer(address, "tansu")

@@ -16,15 +16,20 @@ import pytest
 
 from jobqueue.contract import BrokerContext, Consumer, Delivery
 from jobqueue_kafka import KafkaBroker, KafkaConfig
-from jobqueue_kafka.testserver import GROUP_SETTINGS, kafka_test_server
+from jobqueue_kafka.testserver import GROUP_SETTINGS, KafkaTestServer, kafka_test_server
 
 BrokerMaker = Callable[..., KafkaBroker]
 
 
 @pytest.fixture(scope="session")
-def kafka_address() -> Iterator[str]:
-    with kafka_test_server() as address:
-        yield address
+def kafka_server() -> Iterator[KafkaTestServer]:
+    with kafka_test_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def kafka_address(kafka_server: KafkaTestServer) -> str:
+    return kafka_server.address
 
 
 def _build_broker(address: str, *, timeout_s: float = 10.0, **fields: Any) -> KafkaBroker:

@@ -77,3 +77,17 @@ def test_cluster_going_away_fails_every_call_in_bounded_time() -> None:
     consumer.close()
     producer.close()
     assert time.monotonic() - started < TIMEOUT_S + SLACK_S
+
+
+def test_unavailable_errors_do_not_show_credentials(nowhere: str) -> None:
+    """The error for an unreachable cluster names it but never shows the SASL password."""
+    config = KafkaConfig(
+        cluster_address=[nowhere],
+        topic="t",
+        config={"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
+                "sasl.username": "svc", "sasl.password": "hunter2-unavailable"},
+    )
+    broker = KafkaBroker(config, BrokerContext(timeout_s=TIMEOUT_S))
+    error, _ = timed_failure(lambda: broker.producer("t"), BrokerUnavailable)
+    assert nowhere in str(error)
+    assert "hunter2" not in f"{error} {error.reason}"
