@@ -158,12 +158,19 @@ class Checker:
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
-            output = f"{exc.stdout or ''}{exc.stderr or ''}"
+            output = _text(exc.stdout) + _text(exc.stderr)
             return Outcome(block, "ran", [f"did not finish within {BLOCK_TIMEOUT_S}s"], output)
         output = result.stdout + result.stderr
         if result.returncode != 0:
             return Outcome(block, "ran", [f"exited with status {result.returncode}"], output)
         return Outcome(block, "ran", [], output)
+
+
+def _text(captured: str | bytes | None) -> str:
+    """What a timed-out process printed (bytes even with ``text=True``)."""
+    if isinstance(captured, bytes):
+        return captured.decode(errors="replace")
+    return captured or ""
 
 
 def default_pages(root: Path) -> list[Path]:
