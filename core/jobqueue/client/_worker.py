@@ -1,12 +1,13 @@
 """`Worker`: runs a handler over a job's messages, with the lifecycle a worker needs.
 
 It subscribes, polls the main and retry queues by the strategy of `jobqueue.client._plan`,
-runs up to ``concurrency`` handlers at once (async handlers on the event loop, sync ones in a
-thread pool of that size), acks on return and nacks on exception (batched by `Settler`),
+runs up to ``concurrency`` handlers at once (async handlers on the event loop, sync ones on
+as many daemon threads), acks on return and nacks on exception (batched by `Settler`),
 extends the leases of long handlers (`LeaseKeeper`), rides out dispatcher outages with
 backoff, subscribes again when the dispatcher forgot the job (after a restart), and stops
 gracefully on SIGTERM or SIGINT: no new polls, running handlers get ``shutdown_timeout_s`` to
 finish, whatever still runs then is nacked, and the outcomes are flushed before it returns.
+A sync handler still running then is abandoned on its daemon thread (it cannot be killed).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ from jobqueue.client._outage import Outage
 from jobqueue.client._plan import DLQ, MAIN, PollPlan, Source
 from jobqueue.client._settler import Settler
 from jobqueue.client._stats import WorkerStats
+from jobqueue.client._threads import HandlerThreads
 from jobqueue.errors import (
     BackPressure,
     InvalidInput,
@@ -51,6 +52,7 @@ DLQHandler = Callable[[DLQMessage], Awaitable[Any] | Any]
 """Called with each dead letter; returning deletes it from the DLQ, raising puts it back."""
 
 SETTLE_ON_EXIT_S = 10.0
+BACK_PRESSURE_WAIT_S = 0.5
 MAX_POLL = 1000
 
 
@@ -142,7 +144,7 @@ class Worker:
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._subscribe_lock = asyncio.Lock()
-        self._executor: ThreadPoolExecutor | None = None
+        self._threads: HandlerThreads | None = None
         self._settler: Settler | None = None
         self._poll_outage = Outage(log, "polling", job)
 
@@ -181,7 +183,7 @@ class Worker:
         self._loop = loop
         if self._stop_requested:
             self._request_stop()
-        self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="jobqueue-worker")
+        self._threads = HandlerThreads(self.concurrency)
         backoff = Backoff(max_s=self.max_backoff_s)
         settler = Settler(
             self._client,
@@ -217,7 +219,7 @@ class Worker:
             finally:
                 for sig in signals:
                     loop.remove_signal_handler(sig)
-                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._threads.shutdown()
                 if self._own_client:
                     await self._client.aclose()
                 log.info("worker stopped", extra={"job": self.job, **self.stats.as_dict()})
@@ -339,7 +341,14 @@ class Worker:
         if not is_retryable(exc):
             raise exc
         if isinstance(exc, BackPressure):
+            # Not an outage: the dispatcher's in-flight limit is below what this worker (and
+            # others on the job) hold. Flush our settles and poll again once a handler ends.
             settler.kick()
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), BACK_PRESSURE_WAIT_S)
+            await asyncio.sleep(self.ack_flush_s)
+            return
         self._poll_outage.failed(
             exc, logging.INFO if isinstance(exc, JobStopped) else logging.WARNING
         )
@@ -404,8 +413,8 @@ class Worker:
             if inspect.iscoroutinefunction(handler):
                 result = await handler(item)
             else:
-                assert self._loop is not None
-                result = await self._loop.run_in_executor(self._executor, handler, item)
+                assert self._threads is not None
+                result = await self._threads.run(handler, item)
             if inspect.isawaitable(result):
                 await result
         except asyncio.CancelledError:
