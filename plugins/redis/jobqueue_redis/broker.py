@@ -17,7 +17,7 @@ from redis.retry import Retry
 
 from jobqueue.contract import Broker, BrokerConfig, BrokerContext, Capabilities
 from jobqueue.errors import BrokerConfigError
-from jobqueue_redis._errors import translated
+from jobqueue_redis._errors import describe, translated
 from jobqueue_redis.config import BROKER_NAME, RedisConfig
 from jobqueue_redis.consumer import BLOCK_SLICE_S, RedisConsumer
 from jobqueue_redis.producer import RedisProducer
@@ -53,7 +53,14 @@ class RedisBroker(Broker):
                 client_name=_client_name(self.context.instance_id),
             )
         except ValueError as exc:  # an unparsable query option in the URL
-            raise BrokerConfigError(BROKER_NAME, f"bad URL option: {exc}", "url") from None
+            reason = f"bad URL option: {describe(exc, config.secrets())}"
+            raise BrokerConfigError(BROKER_NAME, reason, "url") from None
+        socket_timeout = self._client.connection_pool.connection_kwargs.get("socket_timeout")
+        if socket_timeout is not None and socket_timeout <= BLOCK_SLICE_S:
+            # Set in the URL, it would cut blocking reads short and fail every idle poll.
+            raise BrokerConfigError(
+                BROKER_NAME, f"socket_timeout must be more than {BLOCK_SLICE_S:g} s", "url"
+            )
         self._scripts = Scripts(self._client)
 
     def producer(self, topic: str) -> RedisProducer:

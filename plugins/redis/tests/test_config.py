@@ -110,3 +110,17 @@ def test_keys_share_the_stream_hash_tag() -> None:
     keys = [config.key(topic) for topic in ("orders", "job_retry_0", "job_dlq", "job_ack")]
     assert keys[0] == "jobqueue:{orders}:orders"
     assert len({key_slot(key.encode()) for key in keys}) == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [("socket_timeout=0.5", "socket_timeout"), ("db=abc", "bad URL option")],
+)
+def test_url_options_that_cannot_work_are_config_errors(query: str, reason: str) -> None:
+    """A URL option that breaks blocking reads, or cannot be parsed, names the `url` field."""
+    config = RedisConfig(url=f"redis://:hunter2@127.0.0.1:6379/0?{query}", stream="s")
+    with pytest.raises(BrokerConfigError) as info:
+        RedisBroker(config)
+    assert info.value.field == "url"
+    assert reason in str(info.value)
+    assert "hunter2" not in str(info.value)
