@@ -117,10 +117,11 @@ class KafkaConsumer(Consumer):
 
     def _on_revoke(self, _consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
         keys = _keys(partitions)
-        try:
-            self._commit(self._ledger.uncommitted(keys))
-        except BrokerUnavailable as exc:
-            log.warning("kafka consumer %s: commit on revoke failed: %s", self._group, exc)
+        if not self._closed:  # close() committed already, right before leaving
+            try:
+                self._commit(self._ledger.uncommitted(keys))
+            except BrokerUnavailable as exc:
+                log.warning("kafka consumer %s: commit on revoke failed: %s", self._group, exc)
         self._ledger.revoke(keys)
 
     def _on_lost(self, _consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:

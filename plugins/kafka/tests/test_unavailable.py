@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from jobqueue.contract import BrokerContext, Record
+from jobqueue.contract import BrokerContext, Delivery, Record
 from jobqueue.errors import BrokerUnavailable, PublishFailed
 from jobqueue_kafka import KafkaBroker, KafkaConfig
 from jobqueue_kafka.testserver import GROUP_SETTINGS, tansu_server
@@ -53,7 +53,7 @@ def test_cluster_going_away_fails_every_call_in_bounded_time() -> None:
         producer.publish([Record(b"before")])
         consumer = broker.consumer("t", "g")
         deadline = time.monotonic() + 30
-        got = []
+        got: list[Delivery] = []
         while not got and time.monotonic() < deadline:
             got = consumer.poll(10, 0.5)
         assert [d.payload for d in got] == [b"before"]
@@ -89,5 +89,6 @@ def test_unavailable_errors_do_not_show_credentials(nowhere: str) -> None:
     )
     broker = KafkaBroker(config, BrokerContext(timeout_s=TIMEOUT_S))
     error, _ = timed_failure(lambda: broker.producer("t"), BrokerUnavailable)
+    assert isinstance(error, BrokerUnavailable)
     assert nowhere in str(error)
     assert "hunter2" not in f"{error} {error.reason}"
