@@ -69,8 +69,8 @@ class TestKafkaConformance(BrokerConformance):
             )
         if name == "test_expired_lease_goes_to_another_consumer" and kafka_server.kind == "tansu":
             reason = (
-                "Tansu keeps a member that left the group after max.poll.interval.ms as group "
-                "leader, so the rebalance that hands its partitions over never completes"
+                "Tansu keeps a member that stops taking part in a rebalance (here: not polled "
+                "past max.poll.interval.ms) as group leader, so the rebalance never completes"
             )
         if reason:
             request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
