@@ -215,18 +215,29 @@ def test_sigterm_lets_running_handlers_finish_and_acks_them(
         assert client.poll(job_name, max_wait_ms=300) == []
 
 
+@pytest.mark.parametrize(
+    ("shutdown_timeout_s", "signals"), [(0.5, 1), (60.0, 2)], ids=["deadline", "second-signal"]
+)
 def test_sigterm_nacks_handlers_still_running_at_the_shutdown_deadline(
-    stack: DevStack, controller: Controller, job_name: str, tmp_path: Path
+    stack: DevStack,
+    controller: Controller,
+    job_name: str,
+    tmp_path: Path,
+    shutdown_timeout_s: float,
+    signals: int,
 ) -> None:
-    """A handler that outlives shutdown_timeout_s is nacked: the message goes on to its retry
-    queue (attempt 2) at once instead of waiting for its lease to expire."""
+    """A handler that outlives shutdown_timeout_s, or any handler after a second SIGTERM, is
+    nacked: the message goes on to its retry queue (attempt 2) at once instead of waiting for
+    its lease to expire, and the process exits although the handler's thread still sleeps."""
     controller.active_job(job_name, max_processing_time_ms=60_000)
     events = tmp_path / "events"
-    process = run_worker_process(stack.dispatcher_url, job_name, events, 30, 0.5)
+    process = run_worker_process(stack.dispatcher_url, job_name, events, 30, shutdown_timeout_s)
     try:
         [msg_id] = publish(stack.dispatcher_url, job_name, ["stuck"])
         wait_for(lambda: len(lines(events, "start")) == 1, "the handler to start")
-        process.send_signal(signal.SIGTERM)
+        for _ in range(signals):
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
         out, err = process.communicate(timeout=20)
     finally:
         process.kill()

@@ -66,6 +66,12 @@ class _Held:
 class Worker:
     """Process the messages of consumer job ``job`` with ``handler``.
 
+    Poll strategy: each round polls the due retry queues (and the DLQ, with a DLQ handler)
+    without waiting, in a rotating order, then long-polls the main queue; a round whose
+    retries filled every slot is followed by one that polls main first, so neither side
+    starves. A due retry message waits at most ``poll_wait_ms`` for its turn. Messages are
+    fetched only for free handler slots: the worker never holds more than ``concurrency``.
+
     Parameters:
         job: the consumer job's name.
         handler: a function or coroutine function taking a `Message`.
