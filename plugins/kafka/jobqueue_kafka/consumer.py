@@ -174,7 +174,7 @@ class KafkaConsumer(Consumer):
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             assert topic is not None and partition is not None and offset is not None
             handle = self._ledger.handed_out(topic, partition, offset)
-            if handle is None:  # fetched before its partition was revoked; the owner gets it
+            if handle is None:  # partition revoked meanwhile, or acked by its earlier owner
                 continue
             deliveries.append(Delivery(message.value() or b"", message.key(), handle))
         return deliveries
