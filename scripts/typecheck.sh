@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mypy over the `jobqueue` package as it is installed: core/jobqueue with services/controller
 # and services/dispatcher mounted as jobqueue.controller and jobqueue.dispatcher (a symlink
-# tree, because mypy cannot follow setuptools' package-dir mapping).
+# tree, because mypy cannot follow setuptools' package-dir mapping), then each plugin package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tree=build/typecheck
@@ -9,4 +9,7 @@ rm -rf "$tree" && mkdir -p "$tree/jobqueue"
 for entry in core/jobqueue/*; do ln -s "$PWD/$entry" "$tree/jobqueue/$(basename "$entry")"; done
 ln -s "$PWD/services/controller" "$tree/jobqueue/controller"
 ln -s "$PWD/services/dispatcher" "$tree/jobqueue/dispatcher"
-cd "$tree" && exec ../../.venv/bin/mypy --config-file ../../pyproject.toml -p jobqueue "$@"
+(cd "$tree" && ../../.venv/bin/mypy --config-file ../../pyproject.toml -p jobqueue "$@")
+for pkg in plugins/*/jobqueue_*/; do
+  MYPYPATH="$PWD/$tree" .venv/bin/mypy --config-file pyproject.toml "${pkg%/}"
+done

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
 from jobqueue import __version__
 from jobqueue.dispatcher.routes import ROUTES, routes
 from jobqueue.dispatcher.service import Dispatcher, DispatcherSettings
@@ -13,8 +16,6 @@ from jobqueue.web.auth import BearerTokenMiddleware
 from jobqueue.web.body import DEFAULT_BODY_LIMIT
 from jobqueue.web.errors import EXCEPTION_HANDLERS
 from jobqueue.web.openapi import build_openapi
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 
 
 def create_app(

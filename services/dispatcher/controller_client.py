@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import msgspec
+
 from jobqueue.errors import ControllerUnavailable, JobNotFound, JobQueueError
 from jobqueue.models import (
     DeregisterRequest,

@@ -51,6 +51,7 @@ class Receiver:
         self._lock = threading.Lock()
         self._room = threading.Condition()
         self._held = 0  # deliveries the thread has passed on and not yet taken
+        self._acks_waiting = 0  # acks queued for ``_lock``: the reader thread lets them go first
         self._consumer: Consumer | None = None
         self._stopping = threading.Event()
         self._paused = threading.Event()
@@ -100,9 +101,9 @@ class Receiver:
         failures = 0
         while not self._stopping.is_set():
             with self._room:
-                while (self._held >= self._capacity or self._paused.is_set()) and not (
-                    self._stopping.is_set()
-                ):
+                while (
+                    self._held >= self._capacity or self._paused.is_set() or self._acks_waiting
+                ) and not self._stopping.is_set():
                     self._room.wait(timeout=0.5)
                 room = self._capacity - self._held
             if self._stopping.is_set():
@@ -167,8 +168,16 @@ class Receiver:
         return len(self._buffer)
 
     def ack_blocking(self, deliveries: Sequence[Delivery]) -> None:
-        """Ack on the broker (blocking; call from a thread)."""
-        with self._lock:
-            if self._consumer is None:
-                raise BrokerUnavailable(self.job, self.name, "receiver is closed")
-            self._consumer.ack(deliveries)
+        """Ack on the broker (blocking; call from a thread). The reader thread does not start
+        another poll while an ack waits, so acks wait at most for one poll in progress."""
+        with self._room:
+            self._acks_waiting += 1
+        try:
+            with self._lock:
+                if self._consumer is None:
+                    raise BrokerUnavailable(self.job, self.name, "receiver is closed")
+                self._consumer.ack(deliveries)
+        finally:
+            with self._room:
+                self._acks_waiting -= 1
+                self._room.notify_all()

@@ -7,6 +7,7 @@ when its head is due whatever the broker; dead-letter records keep the original 
 from __future__ import annotations
 
 import msgspec
+
 from jobqueue.models import Message
 
 

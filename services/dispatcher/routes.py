@@ -9,6 +9,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import msgspec
+from prometheus_client import generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 from jobqueue.dispatcher.service import Dispatcher
 from jobqueue.models import (
     DLQMessagesReply,
@@ -27,10 +32,6 @@ from jobqueue.models import (
 from jobqueue.web.body import read_json
 from jobqueue.web.openapi import Operation
 from jobqueue.web.responses import json_response
-from prometheus_client import generate_latest
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 
 class Empty(msgspec.Struct):

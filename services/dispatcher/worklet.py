@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import msgspec
+
 from jobqueue.contract import Broker, Delivery, Record
 from jobqueue.dispatcher.ids import IdGenerator
 from jobqueue.dispatcher.inflight import InFlight, InFlightTable
