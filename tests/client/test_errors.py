@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from jobqueue.client import (
     AsyncDispatcherClient,
     BackPressure,
     BadRequest,
+    BrokerUnavailable,
     ControllerUnavailable,
     DispatcherClient,
     DispatcherUnavailable,
@@ -31,6 +33,7 @@ from jobqueue.client import (
     NotFound,
     NotSubscribed,
     PayloadTooLarge,
+    PublishFailed,
     ServiceUnavailable,
     Unauthorized,
     error_from_reply,
@@ -181,6 +184,50 @@ def test_oversized_publish_raises_payload_too_large(
     with pytest.raises(PayloadTooLarge) as caught:
         client.publish(job_name, [new_message("x" * (BODY_LIMIT + 1))])
     assert caught.value.status_code == 413 and str(BODY_LIMIT) in str(caught.value)  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow  # two publishes wait out the dispatcher's 10 s broker timeout in turn
+def test_broker_failure_raises_publish_failed_listing_the_ids(
+    stack: DevStack, controller: Controller, job_name: str, tmp_path: Path
+) -> None:
+    """The job's broker file is write-locked by another process past the dispatcher's broker
+    timeout: publish raises PublishFailed (a retryable BrokerUnavailable, 503) with the
+    failed ids, through both clients at once; once the lock goes, publish works again."""
+    db = tmp_path / "broker.db"
+    config = {"type": "sqlite", "config": {"topic": job_name, "path": str(db)}}
+    controller.active_job(job_name, queue_config=config)
+    url = stack.dispatcher_url
+    with DispatcherClient(url) as sync_client:
+        sync_client.subscribe(job_name)
+        locker = sqlite3.connect(db, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        raised: list[BaseException] = []
+
+        def publish_sync() -> None:
+            try:
+                sync_client.publish(job_name, [new_message(1), new_message(2)])
+            except BaseException as exc:
+                raised.append(exc)
+
+        async def publish_async() -> None:
+            async with AsyncDispatcherClient(url) as async_client:
+                await async_client.publish(job_name, [new_message(3), new_message(4)])
+
+        thread = threading.Thread(target=publish_sync)
+        thread.start()
+        try:
+            with pytest.raises(PublishFailed) as caught:
+                asyncio.run(publish_async())
+            thread.join(60)
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        assert len(raised) == 1 and isinstance(raised[0], PublishFailed), raised
+        for exc in (caught.value, raised[0]):
+            assert isinstance(exc, BrokerUnavailable) and is_retryable(exc)
+            assert exc.code == "publish_failed" and exc.status_code == 503  # type: ignore[attr-defined]
+            assert len(exc.failed_ids) == 2 and str(db) in str(exc)  # type: ignore[attr-defined]
+        assert len(sync_client.publish(job_name, [new_message(5)])) == 1
 
 
 def test_connection_refused_raises_dispatcher_unavailable(make_client: ClientFactory) -> None:

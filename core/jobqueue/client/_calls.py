@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 WORKER = "/api/v1/worker"
 DEFAULT_DISPATCHER_URL = "http://127.0.0.1:4001"
-DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT_S = 30.0
 
 _encode = msgspec.json.Encoder().encode
 _messages = msgspec.json.Decoder(MessagesReply).decode

@@ -288,6 +288,8 @@ class Worker:
         """Waits for a free handler slot; 0 once the worker is stopping."""
         while True:
             self._changed.clear()
+            if self._stop_requested and not self._stopping.is_set():  # stop() raced serve()
+                self._request_stop()
             if self._stopping.is_set():
                 return 0
             free = self.concurrency - len(self._held)
