@@ -10,6 +10,6 @@ for entry in core/jobqueue/*; do ln -s "$PWD/$entry" "$tree/jobqueue/$(basename 
 ln -s "$PWD/services/controller" "$tree/jobqueue/controller"
 ln -s "$PWD/services/dispatcher" "$tree/jobqueue/dispatcher"
 (cd "$tree" && ../../.venv/bin/mypy --config-file ../../pyproject.toml -p jobqueue "$@")
-for pkg in plugins/*/jobqueue_*/; do
-  MYPYPATH="$PWD/$tree" .venv/bin/mypy --config-file pyproject.toml "${pkg%/}"
+for init in plugins/*/jobqueue_*/__init__.py; do
+  MYPYPATH="$PWD/$tree" .venv/bin/mypy --config-file pyproject.toml "$(dirname "$init")"
 done
