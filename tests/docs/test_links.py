@@ -9,7 +9,7 @@ import pytest
 
 from tests.docs.repo import REPO
 
-PAGES = sorted((REPO / "docs").rglob("*.md")) + [REPO / "examples/plugin-template/README.md"]
+PAGES = [*sorted((REPO / "docs").rglob("*.md")), REPO / "examples/plugin-template/README.md"]
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 _CODE = re.compile(r"```.*?```", re.DOTALL)
 
@@ -32,8 +32,7 @@ def test_relative_links_resolve(page: Path) -> None:
             continue
         path, _, anchor = target.partition("#")
         resolved = (page.parent / path).resolve() if path else page
-        if not resolved.exists():
-            broken.append(target)
-        elif anchor and resolved.is_file() and anchor not in _anchors(resolved):
+        missing_anchor = bool(anchor) and resolved.is_file() and anchor not in _anchors(resolved)
+        if not resolved.exists() or missing_anchor:
             broken.append(target)
     assert broken == []
