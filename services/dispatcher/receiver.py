@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
 
 from jobqueue.contract import Consumer, Delivery
 from jobqueue.errors import BrokerUnavailable
@@ -27,8 +29,12 @@ ERROR_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
 class Receiver:
-    """Reads one topic for one job. ``due_at`` says when a buffered delivery may be handed
-    out (retry queues); by default at once."""
+    """Reads one topic for one job.
+
+    ``parse`` decodes a delivery as it arrives into ``(due_at, item)``: when it may be handed
+    out (retry queues wait out their backoff) and what the worklet hands out. A delivery it
+    cannot decode (it raises) goes to ``on_undecodable`` at once, not when a worker polls.
+    """
 
     def __init__(
         self,
@@ -37,7 +43,8 @@ class Receiver:
         loop: asyncio.AbstractEventLoop,
         *,
         capacity: int = 256,
-        due_at: Callable[[Delivery], float] | None = None,
+        parse: Callable[[Delivery], tuple[float, Any]],
+        on_undecodable: Callable[[list[Delivery]], None],
         job: str = "",
     ) -> None:
         self.name = name
@@ -45,8 +52,9 @@ class Receiver:
         self._factory = consumer_factory
         self._loop = loop
         self._capacity = capacity
-        self._due_at = due_at
-        self._buffer: deque[tuple[float, Delivery]] = deque()
+        self._parse = parse
+        self._on_undecodable = on_undecodable
+        self._buffer: deque[tuple[float, Delivery, Any]] = deque()
         self._arrived = asyncio.Event()
         self._lock = threading.Lock()
         self._room = threading.Condition()
@@ -135,24 +143,36 @@ class Receiver:
     # -- event-loop side -------------------------------------------------------------------
 
     def _arrive(self, deliveries: list[Delivery]) -> None:
-        now = time.time()
+        undecodable: list[Delivery] = []
         for delivery in deliveries:
-            due = self._due_at(delivery) if self._due_at else now
-            self._buffer.append((due, delivery))
-        self._arrived.set()
+            try:
+                due, item = self._parse(delivery)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                undecodable.append(delivery)
+                continue
+            self._buffer.append((due, delivery, item))
+        if undecodable:
+            self._release_room(len(undecodable))
+            self._on_undecodable(undecodable)
+        if self._buffer:
+            self._arrived.set()
 
-    def take(self, limit: int, now: float) -> list[Delivery]:
-        """Up to ``limit`` buffered deliveries that are due, in order."""
-        taken: list[Delivery] = []
+    def take(self, limit: int, now: float) -> list[tuple[Delivery, Any]]:
+        """Up to ``limit`` buffered (delivery, item) pairs that are due, in order."""
+        taken: list[tuple[Delivery, Any]] = []
         while self._buffer and len(taken) < limit and self._buffer[0][0] <= now:
-            taken.append(self._buffer.popleft()[1])
+            _, delivery, item = self._buffer.popleft()
+            taken.append((delivery, item))
         if taken:
-            with self._room:
-                self._held -= len(taken)
-                self._room.notify()
+            self._release_room(len(taken))
         if not self._buffer:
             self._arrived.clear()
         return taken
+
+    def _release_room(self, count: int) -> None:
+        with self._room:
+            self._held -= count
+            self._room.notify()
 
     def next_due(self) -> float | None:
         return self._buffer[0][0] if self._buffer else None

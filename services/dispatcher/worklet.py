@@ -11,8 +11,9 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -50,6 +51,14 @@ _decode_dlq = msgspec.json.Decoder(DLQRecord).decode
 MAIN = "main"
 DLQ_QUEUE = "dlq"
 SETTLE_RETRY_S = 1.0
+
+
+def _parse_dlq(delivery: Delivery) -> tuple[float, DLQRecord]:
+    """A DLQ record; anything else found in a DLQ topic is shown as undecodable, never dropped."""
+    try:
+        return 0.0, _decode_dlq(delivery.payload)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return 0.0, DLQRecord(raw_job=delivery.payload, reason="unable_to_decode")
 
 
 @dataclass(frozen=True)
@@ -114,17 +123,18 @@ class Worklet:
             return
         loop = asyncio.get_running_loop()
         base_lease = self.job.max_processing_time + self.settings.lease_margin_ms
-        specs: list[tuple[str, str, int, bool]] = [(MAIN, self.main_topic, base_lease, False)]
+        specs: list[tuple[str, str, int]] = [(MAIN, self.main_topic, base_lease)]
         for i, backoff in enumerate(self.retry_policy.backoffs):
-            specs.append((f"retry_{i}", retry_topic(self.name, i), base_lease + backoff, True))
-        specs.append((DLQ_QUEUE, dlq_topic(self.name), base_lease, False))
-        for queue, topic, lease, gated in specs:
+            specs.append((f"retry_{i}", retry_topic(self.name, i), base_lease + backoff))
+        specs.append((DLQ_QUEUE, dlq_topic(self.name), base_lease))
+        for queue, topic, lease in specs:
             receiver = Receiver(
                 queue,
                 self._consumer_factory(topic, lease),
                 loop,
                 capacity=self.settings.prefetch,
-                due_at=self._retry_due(queue) if gated else None,
+                parse=self._parser(queue),
+                on_undecodable=self._undecodable_handler(queue),
                 job=self.name,
             )
             self.receivers[queue] = receiver
@@ -140,17 +150,25 @@ class Worklet:
     def _consumer_factory(self, topic: str, lease_ms: int):  # type: ignore[no-untyped-def]
         return lambda: self.broker.consumer(topic, self.name, lease_ms=lease_ms)
 
-    def _retry_due(self, queue: str):  # type: ignore[no-untyped-def]
+    def _parser(self, queue: str) -> Callable[[Delivery], tuple[float, Any]]:
+        """How the receiver of ``queue`` decodes a delivery: (when it is due, what it holds)."""
+        if queue == MAIN:
+            return lambda d: (0.0, _decode_message(d.payload))
+        if queue == DLQ_QUEUE:
+            return _parse_dlq
         backoff_s = self.retry_policy.backoff_ms(int(queue.split("_")[1])) / 1000
 
-        def due_at(delivery: Delivery) -> float:
-            try:
-                enqueued = _decode_retry(delivery.payload).enqueued_at_ms / 1000
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                return 0.0  # undecodable: hand out at once, it goes to the DLQ
-            return enqueued + backoff_s
+        def parse_retry(delivery: Delivery) -> tuple[float, Any]:
+            record = _decode_retry(delivery.payload)
+            return record.enqueued_at_ms / 1000 + backoff_s, record.message
 
-        return due_at
+        return parse_retry
+
+    def _undecodable_handler(self, queue: str) -> Callable[[list[Delivery]], None]:
+        def handle(deliveries: list[Delivery]) -> None:
+            self._spawn(self._dead_letter_undecodable(self.receivers[queue], deliveries))
+
+        return handle
 
     def set_state(self, state: JobState) -> None:
         """Follow the job's state: receivers stop reading while it is not active."""
@@ -233,7 +251,7 @@ class Worklet:
 
     async def _take(
         self, receiver: Receiver, max_messages: int, max_wait_ms: int
-    ) -> list[Delivery]:
+    ) -> list[tuple[Delivery, Any]]:
         deadline = time.monotonic() + max_wait_ms / 1000
         while True:
             self._check_can_poll()
@@ -252,30 +270,15 @@ class Worklet:
         started = time.perf_counter()
         self._check_can_poll()
         receiver = self.receiver(queue)
-        out: list[Message] = []
-        deadline = time.monotonic() + max_wait_ms / 1000
-        while not out:
-            wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
-            deliveries = await self._take(receiver, max_messages, wait_ms)
-            if not deliveries:
-                break
-            out = self._hand_out(receiver, deliveries)
+        items = await self._take(receiver, max_messages, max_wait_ms)
+        out = self._hand_out(receiver, items)
         self.metrics.poll_latency.labels(self.name, queue).observe(time.perf_counter() - started)
         return out
 
-    def _hand_out(self, receiver: Receiver, deliveries: list[Delivery]) -> list[Message]:
+    def _hand_out(self, receiver: Receiver, items: list[tuple[Delivery, Any]]) -> list[Message]:
         deadline = time.monotonic() + self.job.max_processing_time / 1000
         out: list[Message] = []
-        undecodable: list[Delivery] = []
-        for delivery in deliveries:
-            try:
-                if receiver.name == MAIN:
-                    message = _decode_message(delivery.payload)
-                else:
-                    message = _decode_retry(delivery.payload).message
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                undecodable.append(delivery)
-                continue
+        for delivery, message in items:
             # An entry still settling under this id is this message's previous delivery
             # (e.g. its retry copy came back before the original's ack finished): keep the id.
             if message.id == 0 or self.inflight.get(message.id) is not None:
@@ -283,8 +286,6 @@ class Worklet:
             message.attempt += 1
             self.inflight.add(InFlight(message.id, delivery, receiver, message, deadline))
             out.append(message)
-        if undecodable:
-            self._spawn(self._dead_letter_undecodable(receiver, undecodable))
         if out:
             self.metrics.delivered.labels(self.name, receiver.name).inc(len(out))
             self._changed()
@@ -293,14 +294,10 @@ class Worklet:
     async def poll_dlq(self, max_messages: int, max_wait_ms: int) -> list[DLQMessage]:
         self._check_can_poll()
         receiver = self.receiver(DLQ_QUEUE)
-        deliveries = await self._take(receiver, max_messages, max_wait_ms)
+        items = await self._take(receiver, max_messages, max_wait_ms)
         deadline = time.monotonic() + self.job.max_processing_time / 1000
         out: list[DLQMessage] = []
-        for delivery in deliveries:
-            try:
-                record = _decode_dlq(delivery.payload)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                record = DLQRecord(raw_job=delivery.payload, reason="unable_to_decode")
+        for delivery, record in items:
             msg_id = self.ids.next_ids(1)[0]
             self.inflight.add(InFlight(msg_id, delivery, receiver, None, deadline))
             out.append(DLQMessage(raw_job=record.raw_job, reason=record.reason, id=msg_id))
@@ -469,21 +466,22 @@ class Worklet:
         receiver = self.receiver(DLQ_QUEUE)
         moved = 0
         while moved < max_messages:
-            deliveries = await self._take(receiver, max_messages - moved, 500)
-            if not deliveries:
+            items = await self._take(receiver, max_messages - moved, 500)
+            if not items:
                 break
-            moved += await self._redrive_batch(receiver, deliveries, target)
+            moved += await self._redrive_batch(receiver, items, target)
         return moved
 
     async def _redrive_batch(
-        self, receiver: Receiver, deliveries: list[Delivery], target: str
+        self, receiver: Receiver, items: list[tuple[Delivery, DLQRecord]], target: str
     ) -> int:
         now_ms = _now_ms()
         records: list[Record] = []
         keep: list[Record] = []
-        for delivery in deliveries:
+        deliveries = [delivery for delivery, _ in items]
+        for delivery, record in items:
             try:
-                message = _decode_message(_decode_dlq(delivery.payload).raw_job)
+                message = _decode_message(record.raw_job)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 keep.append(Record(delivery.payload))  # cannot be redriven: stays in the DLQ
                 continue

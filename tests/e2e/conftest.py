@@ -112,16 +112,52 @@ class Api:
         return response.json()
 
 
-@pytest.fixture(params=["sqlite"])
+BROKERS = ["sqlite", "redis", "kafka"]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    from jobqueue_redis.testserver import RedisServer
+
+    with RedisServer(appendonly=True) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def kafka_address() -> Iterator[str]:
+    from jobqueue_kafka.testserver import kafka_test_server
+
+    with kafka_test_server() as server:
+        yield server.address
+
+
+@pytest.fixture(params=BROKERS, scope="module")
 def broker_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def queue_config(broker_kind: str) -> QueueConfigFactory:
-    """Builds the job's queue_config for the broker under test, for a topic name."""
+def queue_config(broker_kind: str, request: pytest.FixtureRequest) -> QueueConfigFactory:
+    """Builds the job's queue_config for the broker under test, for a topic name; starts the
+    broker's test server (once per session) when the broker needs one."""
     if broker_kind == "sqlite":
         return lambda topic: {"type": "sqlite", "config": {"topic": topic}}
+    if broker_kind == "redis":
+        url = request.getfixturevalue("redis_url")
+        return lambda topic: {"type": "redis", "config": {"url": url, "stream": topic}}
+    if broker_kind == "kafka":
+        from jobqueue_kafka.testserver import GROUP_SETTINGS
+
+        address = request.getfixturevalue("kafka_address")
+        return lambda topic: {
+            "type": "kafka",
+            "config": {
+                "cluster_address": [address],
+                "topic": topic,
+                "partitions": 1,
+                "config": dict(GROUP_SETTINGS),
+            },
+        }
     raise AssertionError(f"no queue config for broker {broker_kind}")
 
 
