@@ -1,10 +1,10 @@
 """Reading a stream as one member of a group, KCL-style, without the Java KCL.
 
 The consumer holds leases on some shards (see `leases` and `balancer`) and reads only those,
-with GetRecords from the lease's checkpoint on. Each poll renews the leases that are due, so
-``lease_ms`` is how long a consumer may go without polling before its shards (and the records
-it has not acked) may move to another consumer of the group; a consumer that dies stops
-renewing and its shards move once its leases expire.
+with GetRecords from the lease's checkpoint on. Each poll (and ack) renews the leases that are
+due, so ``lease_ms`` is how long a consumer may go without polling or acking before its shards
+(and the records it has not acked) may move to another consumer of the group; a consumer that
+dies stops renewing and its shards move once its leases expire.
 
 Acks advance a shard's checkpoint over the contiguous acked prefix and record the acked runs
 past it (`tracking`). A shard whose lease is lost is dropped with its in-flight deliveries:
@@ -130,6 +130,8 @@ class KinesisConsumer(Consumer):
             if state.tracker.ack(handle.sequence):
                 self._advance(state)
                 state.dirty = True
+        if deliveries:
+            self._renew_due()  # a consumer that acks is alive, even while it does not poll
         self._flush_checkpoints()
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from jobqueue.contract import Delivery, Record
 from jobqueue.testing import collect_for, drain, payloads
@@ -175,8 +176,8 @@ class _Lines:
         self._thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
         self._thread.start()
 
-    def _read(self, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
             with self._lock:
                 self.lines.append(line.rstrip("\n"))
 
