@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -81,7 +82,7 @@ def test_secrets_are_masked_in_redacted_and_repr() -> None:
 
 
 def test_unreachable_errors_name_broker_and_address_but_no_secret(dead_endpoint: str) -> None:
-    """An outage error says which broker and where, and nothing about the credentials."""
+    """An outage fails fast and says which broker and where, nothing about the credentials."""
     config = KinesisConfig(
         stream_name="orders",
         endpoint_url=dead_endpoint,
@@ -89,11 +90,13 @@ def test_unreachable_errors_name_broker_and_address_but_no_secret(dead_endpoint:
         aws_secret_access_key=SECRET,
     )
     broker = KinesisBroker(config, BrokerContext(timeout_s=1.0))
+    started = time.monotonic()
     try:
         with pytest.raises(BrokerUnavailable) as raised:
             broker.ensure_topics(["orders"])
     finally:
         broker.close()
+    assert time.monotonic() - started < 1.0 + 5.0
     assert raised.value.broker == "kinesis"
     assert raised.value.address == dead_endpoint
     assert dead_endpoint in str(raised.value)

@@ -17,6 +17,8 @@ from jobqueue_kinesis.testserver import (
 
 
 class TestKinesisConformance(BrokerConformance):
+    """Every conformance test, on streams of two shards on the shared moto server."""
+
     @pytest.fixture
     def broker_factory(self, moto: MotoEndpoint) -> Callable[[], Broker]:
         # Two shards per stream, so that the group tests exercise lease sharing.

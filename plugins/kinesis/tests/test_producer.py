@@ -174,3 +174,14 @@ def test_credentials_from_the_standard_chain(
         assert _read_all(broker, stream, 1) == [b"via-env"]
     finally:
         broker.close()
+
+
+def test_empty_payload_and_empty_key_round_trip(broker: KinesisBroker, stream: str) -> None:
+    """Kinesis accepts empty data; an empty key is not confused with no key."""
+    broker.ensure_topics([stream])
+    broker.producer(stream).publish([Record(b""), Record(b"", key=b"")])
+    consumer = broker.consumer(stream, "readers")
+    got = drain(consumer, 2, 20.0, ack=True)
+    consumer.close()
+    assert sorted((d.payload, d.key is None) for d in got) == [(b"", False), (b"", True)]
+    assert [d.key for d in got if d.key is not None] == [b""]
