@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 
 @dataclass(eq=False)
 class InFlight:
-    """A delivery a worker holds. ``message`` is None for dead-letter deliveries."""
+    """A delivery a worker holds. ``message`` is None for dead-letter deliveries.
+
+    ``redelivered`` holds later deliveries of the same record that the broker handed out
+    again while a worker still held it (its lease ran out, e.g. after ``extend``): they are
+    not handed out twice, and they are acked together with the entry.
+    """
 
     id: int
     delivery: Delivery
@@ -27,6 +32,10 @@ class InFlight:
     message: Message | None
     deadline: float
     settling: bool = field(default=False)
+    redelivered: list[Delivery] = field(default_factory=list)
+
+    def deliveries(self) -> list[Delivery]:
+        return [self.delivery, *self.redelivered]
 
 
 class InFlightTable:

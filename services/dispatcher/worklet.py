@@ -279,9 +279,18 @@ class Worklet:
         deadline = time.monotonic() + self.job.max_processing_time / 1000
         out: list[Message] = []
         for delivery, message in items:
+            held = self.inflight.get(message.id) if message.id else None
+            same_record = (
+                held is not None
+                and held.receiver is receiver
+                and held.delivery.payload == delivery.payload
+            )
+            if held is not None and same_record:
+                held.redelivered.append(delivery)  # the broker's lease ran out: same record
+                continue
             # An entry still settling under this id is this message's previous delivery
             # (e.g. its retry copy came back before the original's ack finished): keep the id.
-            if message.id == 0 or self.inflight.get(message.id) is not None:
+            if message.id == 0 or held is not None:
                 message.id = self.ids.next_ids(1)[0]
             message.attempt += 1
             self.inflight.add(InFlight(message.id, delivery, receiver, message, deadline))
@@ -361,7 +370,7 @@ class Worklet:
     async def _broker_ack(self, entries: Sequence[InFlight]) -> None:
         by_receiver: dict[Receiver, list[Delivery]] = defaultdict(list)
         for entry in entries:
-            by_receiver[entry.receiver].append(entry.delivery)
+            by_receiver[entry.receiver].extend(entry.deliveries())
         await asyncio.gather(
             *(asyncio.to_thread(r.ack_blocking, ds) for r, ds in by_receiver.items())
         )

@@ -287,3 +287,26 @@ def test_metrics_count_the_lifecycle(api: Api, consumer_job: str) -> None:
         f'jobqueue_in_flight{{job="{consumer_job}"}} 0.0',
     ):
         assert line in text, line
+
+
+def test_extend_past_the_broker_lease_hands_nothing_out_twice(
+    api: Api, job_name: str, queue_config: QueueConfigFactory
+) -> None:
+    """A message extended beyond the broker's lease (processing time + lease margin) is not
+    handed out again while held, and one ack settles it for good."""
+    api.create_job(job_name, queue_config(job_name), max_processing_time_ms=1000,
+                   retry_config={"backoffs": [100]})  # fmt: skip
+    api.start_job(job_name)
+    api.subscribe(job_name)
+    [msg_id] = api.publish(job_name, [{"data": "long"}])
+    api.poll_until(job_name, 1)
+    reply = api.worker("extend", name=job_name, msg_ids=[msg_id], extend_ms=8000).json()
+    assert reply["bad_ids"] == []
+    deadline = time.monotonic() + 4.0  # the broker lease (1 s + 1 s margin) runs out meanwhile
+    while time.monotonic() < deadline:
+        assert api.poll(job_name, max_wait_ms=500) == []
+        assert api.poll_retry(job_name, 0, max_wait_ms=0) == []
+    assert api.ack(job_name, [msg_id])["bad_ids"] == []
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        assert api.poll(job_name, max_wait_ms=500) == []
