@@ -36,46 +36,28 @@ def wait_http(url: str, timeout_s: float, process: subprocess.Popen[bytes] | Non
     raise TimeoutError(f"{url} did not answer within {timeout_s}s: {last}")
 
 
-class DevStack:
-    """A ``jobqueue dev`` process (controller + dispatcher + embedded broker) on free ports."""
+class _JobqueueProcess:
+    """A ``python -m jobqueue ...`` child process with its output in a log file."""
 
-    def __init__(self, data_dir: Path, *args: str, log_path: Path | None = None) -> None:
-        self.data_dir = data_dir
-        self.args = list(args)
-        self.controller_port = free_port()
-        self.dispatcher_port = free_port()
-        self.log_path = log_path or data_dir / "dev.log"
-        self.process: subprocess.Popen[bytes] | None = None
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def controller_url(self) -> str:
-        return f"http://127.0.0.1:{self.controller_port}"
-
-    @property
-    def dispatcher_url(self) -> str:
-        return f"http://127.0.0.1:{self.dispatcher_port}"
-
-    def start(self, timeout_s: float = 30.0) -> DevStack:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable, "-m", "jobqueue", "dev",
-            "--data-dir", str(self.data_dir),
-            "--controller-port", str(self.controller_port),
-            "--dispatcher-port", str(self.dispatcher_port),
-            *self.args,
-        ]  # fmt: skip
+    def _spawn(self, argv: list[str], health_urls: list[str], timeout_s: float, cwd: Path) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
+            [sys.executable, "-m", "jobqueue", *argv],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env={**os.environ},
         )
         log.close()
         try:
-            wait_http(f"{self.controller_url}/health", timeout_s, self.process)
-            wait_http(f"{self.dispatcher_url}/health", timeout_s, self.process)
+            for url in health_urls:
+                wait_http(url, timeout_s, self.process)
         except Exception:
             self.stop()
-            raise RuntimeError(f"jobqueue dev did not start; log:\n{self.log()}") from None
-        return self
+            raise RuntimeError(f"jobqueue {argv[0]} did not start; log:\n{self.log()}") from None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -100,7 +82,39 @@ class DevStack:
         return self.process.returncode
 
 
-class ServiceProcess:
+class DevStack(_JobqueueProcess):
+    """A ``jobqueue dev`` process (controller + dispatcher + embedded broker) on free ports."""
+
+    def __init__(self, data_dir: Path, *args: str, log_path: Path | None = None) -> None:
+        self.data_dir = data_dir
+        self.args = list(args)
+        self.controller_port = free_port()
+        self.dispatcher_port = free_port()
+        self.log_path = log_path or data_dir / "dev.log"
+
+    @property
+    def controller_url(self) -> str:
+        return f"http://127.0.0.1:{self.controller_port}"
+
+    @property
+    def dispatcher_url(self) -> str:
+        return f"http://127.0.0.1:{self.dispatcher_port}"
+
+    def start(self, timeout_s: float = 30.0) -> DevStack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            "dev",
+            "--data-dir", str(self.data_dir),
+            "--controller-port", str(self.controller_port),
+            "--dispatcher-port", str(self.dispatcher_port),
+            *self.args,
+        ]  # fmt: skip
+        health = [f"{self.controller_url}/health", f"{self.dispatcher_url}/health"]
+        self._spawn(argv, health, timeout_s, Path.cwd())
+        return self
+
+
+class ServiceProcess(_JobqueueProcess):
     """One ``jobqueue <command>`` process (controller or dispatcher) on a free port."""
 
     def __init__(self, workdir: Path, command: str, *args: str, port: int | None = None) -> None:
@@ -109,7 +123,6 @@ class ServiceProcess:
         self.args = list(args)
         self.port = port or free_port()
         self.log_path = workdir / f"{command}-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -117,37 +130,6 @@ class ServiceProcess:
 
     def start(self, timeout_s: float = 30.0) -> ServiceProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "jobqueue", self.command, "--port", str(self.port)]
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [*command, *self.args], stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
-        )
-        log.close()
-        try:
-            wait_http(f"{self.url}/health", timeout_s, self.process)
-        except Exception:
-            self.stop()
-            raise RuntimeError(
-                f"jobqueue {self.command} did not start; log:\n{self.log()}"
-            ) from None
+        argv = [self.command, "--port", str(self.port), *self.args]
+        self._spawn(argv, [f"{self.url}/health"], timeout_s, self.workdir)
         return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def stop(self, timeout_s: float = 60.0) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return self.process.returncode
