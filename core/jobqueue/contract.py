@@ -92,6 +92,10 @@ class BrokerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         """Where the broker is, for error messages and logs (never with credentials)."""
         raise NotImplementedError
 
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())
+        return f"{type(self).__name__}({fields})"
+
     def redacted(self) -> dict[str, Any]:
         """The config as builtins with every secret replaced, safe to return or log."""
         data: dict[str, Any] = msgspec.to_builtins(self)

@@ -112,7 +112,7 @@ class Api:
         return response.json()
 
 
-BROKERS = ["sqlite", "redis", "kafka"]
+BROKERS = ["sqlite", "redis", "kafka", "kinesis"]
 
 
 @pytest.fixture(scope="session")
@@ -129,6 +129,14 @@ def kafka_address() -> Iterator[str]:
 
     with kafka_test_server() as server:
         yield server.address
+
+
+@pytest.fixture(scope="session")
+def kinesis_url() -> Iterator[str]:
+    from jobqueue_kinesis.testserver import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint.url
 
 
 @pytest.fixture(params=BROKERS, scope="module")
@@ -156,6 +164,19 @@ def queue_config(broker_kind: str, request: pytest.FixtureRequest) -> QueueConfi
                 "topic": topic,
                 "partitions": 1,
                 "config": dict(GROUP_SETTINGS),
+            },
+        }
+    if broker_kind == "kinesis":
+        from jobqueue_kinesis.testserver import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
+
+        url = request.getfixturevalue("kinesis_url")
+        return lambda topic: {
+            "type": "kinesis",
+            "config": {
+                "stream_name": topic,
+                "endpoint_url": url,
+                "aws_access_key_id": FAKE_ACCESS_KEY_ID,
+                "aws_secret_access_key": FAKE_SECRET_ACCESS_KEY,
             },
         }
     raise AssertionError(f"no queue config for broker {broker_kind}")
