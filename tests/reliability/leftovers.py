@@ -1,0 +1,40 @@
+"""What a job's consumer group still has to deliver, read straight from the broker.
+
+The HTTP side cannot tell "acked" from "lost" when a worker's ack got no reply (the
+dispatcher died mid-request): both look like a message never seen again. The broker can: a
+fresh member of the job's group, opened through the plugin contract after the services
+stopped, must find nothing un-acked on the job's main and retry topics.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from jobqueue.contract import BrokerContext
+from jobqueue.dispatcher.records import retry_topic
+from jobqueue.plugins import load_brokers
+
+
+def unacked(
+    queue_config: dict[str, Any], job: str, data_dir: Path, *, watch_s: float = 3.0
+) -> list[bytes]:
+    """Payloads the group ``job`` could still receive from the main topic and retry queue
+    0, watched for ``watch_s`` (leases of a killed dispatcher must have run out by then)."""
+    broker_cls = load_brokers().get(queue_config["type"])
+    config = broker_cls.parse_config(queue_config["config"])
+    broker = broker_cls(config, BrokerContext(data_dir=str(data_dir), timeout_s=10.0))
+    found: list[bytes] = []
+    try:
+        for topic in (config.main_topic(), retry_topic(job, 0)):
+            consumer = broker.consumer(topic, job, lease_ms=100)
+            try:
+                deadline = time.monotonic() + watch_s
+                while time.monotonic() < deadline:
+                    found += [d.payload for d in consumer.poll(100, 0.5)]
+            finally:
+                consumer.close()
+    finally:
+        broker.close()
+    return found
