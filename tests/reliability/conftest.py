@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from jobqueue_redis.testserver import RedisServer
 
 QueueConfig = Callable[[str], dict[str, Any]]

@@ -3,7 +3,9 @@
 The HTTP side cannot tell "acked" from "lost" when a worker's ack got no reply (the
 dispatcher died mid-request): both look like a message never seen again. The broker can: a
 fresh member of the job's group, opened through the plugin contract after the services
-stopped, must find nothing un-acked on the job's main and retry topics.
+stopped, must find nothing un-acked on the job's main and retry topics. For Kafka, whose
+group joins take seconds, the same question is asked of the offsets: the group's committed
+offset must be the end of every partition.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ def unacked(
 ) -> list[bytes]:
     """Payloads the group ``job`` could still receive from the main topic and retry queue
     0, watched for ``watch_s`` (leases of a killed dispatcher must have run out by then)."""
+    if queue_config["type"] == "kafka":
+        config = queue_config["config"]
+        lag = kafka_lag(config["cluster_address"][0], job, [config["topic"], retry_topic(job, 0)])
+        return [f"{partition}: {count} not committed".encode() for partition, count in lag.items()]
     broker_cls = load_brokers().get(queue_config["type"])
     config = broker_cls.parse_config(queue_config["config"])
     broker = broker_cls(config, BrokerContext(data_dir=str(data_dir), timeout_s=10.0))
@@ -38,3 +44,25 @@ def unacked(
     finally:
         broker.close()
     return found
+
+
+def kafka_lag(address: str, group: str, topics: list[str]) -> dict[str, int]:
+    """Records past ``group``'s committed offset, per ``topic[partition]`` that has any."""
+    import confluent_kafka as ck
+
+    reader = ck.Consumer({"bootstrap.servers": address, "group.id": group})
+    try:
+        partitions = [
+            ck.TopicPartition(topic, p)
+            for topic in topics
+            for p in reader.list_topics(topic, timeout=10).topics[topic].partitions
+        ]
+        lag: dict[str, int] = {}
+        for tp in reader.committed(partitions, timeout=10):
+            low, high = reader.get_watermark_offsets(tp, timeout=10)
+            start = tp.offset if tp.offset >= 0 else low
+            if high > start:
+                lag[f"{tp.topic}[{tp.partition}]"] = high - start
+        return lag
+    finally:
+        reader.close()

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from jobqueue_redis.testserver import RedisServer
-
 from tests.reliability.cluster import Cluster
 from tests.reliability.conftest import redis_config
 from tests.reliability.leftovers import unacked

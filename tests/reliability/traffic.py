@@ -93,6 +93,7 @@ class Worker(threading.Thread):
         self.hold_s = hold_s
         self.stopping = threading.Event()
         self.errors: list[str] = []
+        self.acked = 0
 
     def run(self) -> None:
         api = self.api()
@@ -142,7 +143,9 @@ class Worker(threading.Thread):
                 return  # e.g. 404 after a restart: the broker redelivers them
             reply = response.json()
             not_acked = set(reply["failed_ids"]) | set(reply["bad_ids"])
-            self.ledger.ack([i for i in pending if i not in not_acked])
+            done = [i for i in pending if i not in not_acked]
+            self.ledger.ack(done)
+            self.acked += len(done)
             pending = reply["failed_ids"]  # held but the broker failed: retry them
             if pending:
                 self.stopping.wait(0.2)
@@ -189,7 +192,11 @@ class Publisher(threading.Thread):
 
     def _publish(self, api: Api) -> bool:
         """One batch; False when the dispatcher answered something no retry can fix."""
-        msgs = [{"data": {"n": n}} for n in range(self.sent, self.sent + self.batch)]
+        # Keyed, so a partitioned broker spreads them over every partition.
+        msgs = [
+            {"data": {"n": n}, "external_id": f"k{n}"}
+            for n in range(self.sent, self.sent + self.batch)
+        ]
         try:
             response = api.worker("publish", name=self.job, msgs=msgs)
         except httpx.TransportError:
