@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +17,7 @@ from rich.console import Console
 
 from bench import machine
 from bench.reports import latency_summary, write_latency, write_scaling
-from bench.results import Row, print_table, ratios, write_json
+from bench.results import Row, median_row, print_table, ratios, write_json
 from bench.runner import Measurement, Spec, measure_direct, measure_dispatcher
 from bench.services import Controller
 from bench.targets import BROKERS, BenchError, Target, open_target
@@ -27,6 +27,15 @@ MODES = ("direct", "dispatcher")
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console(width=max(Console().width, 120))
+
+
+REPEAT = click.option(
+    "--repeat",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Measure each mode this many times (interleaved) and keep the median run.",
+)
 
 
 def common_options(func: F) -> F:
@@ -69,6 +78,17 @@ def measure(target: Target, controller: Controller, spec: Spec, mode: str) -> Me
         return measure_dispatcher(target, controller, spec)
 
 
+def measure_rows(
+    target: Target, controller: Controller, spec: Spec, modes: Sequence[str], repeat: int
+) -> list[Row]:
+    """Each mode ``repeat`` times, interleaved; per mode the run of median throughput."""
+    runs: dict[str, list[Row]] = {mode: [] for mode in modes}
+    for _ in range(repeat):
+        for mode in modes:
+            runs[mode].append(measure(target, controller, spec, mode).row)
+    return [median_row(rows) for rows in runs.values()]
+
+
 def _print_ratios(rows: list[Row]) -> None:
     for broker, batch, workers, ratio in ratios(rows):
         console.print(f"{broker} B={batch} W={workers}: dispatcher / direct = {ratio:.2f}")
@@ -87,8 +107,15 @@ def _print_ratios(rows: list[Row]) -> None:
     type=click.Choice(MODES),
     help="Measure only this mode (repeatable; default: both).",
 )
+@REPEAT
 @click.option("--timeout", default=300.0, show_default=True, type=float)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--profile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Record the serving process with py-spy during each timed window (.svg, .json, .txt);"
+    " the broker and mode are added to the file name.",
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -98,8 +125,10 @@ def main(
     workers: int,
     payload_bytes: int,
     modes: tuple[str, ...],
+    repeat: int,
     timeout: float,
     json_path: Path | None,
+    profile: Path | None,
 ) -> None:
     """Measure the dispatcher against the broker's own client library, side by side.
 
@@ -111,12 +140,11 @@ def main(
         return
     if broker is None or json_path is None:
         raise click.UsageError("--broker and --json are required without a subcommand")
-    spec = Spec(messages, batch, workers, payload_bytes, timeout_s=timeout)
+    spec = Spec(messages, batch, workers, payload_bytes, timeout_s=timeout, profile=profile)
     rows: list[Row] = []
     try:
         with environment(broker) as (target, controller):
-            for mode in modes or MODES:
-                rows.append(measure(target, controller, spec, mode).row)
+            rows = measure_rows(target, controller, spec, modes or MODES, repeat)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from None
     print_table(rows, f"{broker}: {target.note}", console)
@@ -128,6 +156,7 @@ def main(
 @main.command()
 @common_options
 @click.option("--messages", default=10_000, show_default=True, type=click.IntRange(1))
+@REPEAT
 @click.option(
     "--workers",
     "workers_list",
@@ -142,6 +171,7 @@ def scaling(
     payload_bytes: int,
     timeout: float,
     messages: int,
+    repeat: int,
     workers_list: str,
     out: Path,
 ) -> None:
@@ -156,8 +186,7 @@ def scaling(
         with environment(broker) as (target, controller):
             for workers in counts:
                 spec = Spec(messages, batch, workers, payload_bytes, timeout_s=timeout)
-                for mode in MODES:
-                    rows.append(measure(target, controller, spec, mode).row)
+                rows += measure_rows(target, controller, spec, MODES, repeat)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from None
     print_table(rows, f"{broker} scaling: {target.note}", console)

@@ -48,6 +48,12 @@ def percentile_ms(sorted_ns: Sequence[int], fraction: float) -> float:
     return sorted_ns[index] / 1e6
 
 
+def median_row(rows: Sequence[Row]) -> Row:
+    """The run of median throughput (the lower middle one of an even count)."""
+    ordered = sorted(rows, key=lambda row: row.msgs_per_s)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def per_10k(cpu_s: float, messages: int) -> float:
     return cpu_s * 10_000 / messages
 

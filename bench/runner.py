@@ -8,6 +8,7 @@ publish to the last ack, and the probes measure CPU and memory over exactly that
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -21,6 +22,7 @@ from typing import Protocol
 from bench.direct import DirectSession
 from bench.http_mode import DispatcherSession
 from bench.probes import Probes
+from bench.profiling import PySpy
 from bench.results import Row, per_10k, percentile_ms
 from bench.services import Controller, Dispatcher
 from bench.targets import BenchError, Target
@@ -38,6 +40,7 @@ class Spec:
     rate: float | None = None
     publish_batch: int | None = None  # defaults to ``batch``
     timeout_s: float = 300.0
+    profile: Path | None = None  # py-spy output for the serving process of each measurement
 
     @property
     def warmup_messages(self) -> int:
@@ -94,7 +97,11 @@ def _measure(
     pids = {"serving": session.pid, "broker": target.server_pid}
     if not bench_is_serving:
         pids["bench"] = os.getpid()
-    with Probes(**pids) as probes:
+    profiler: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if spec.profile is not None:
+        output = spec.profile.with_stem(f"{spec.profile.stem}-{target.broker}-{session.mode}")
+        profiler = PySpy(session.pid, output)
+    with profiler, Probes(**pids) as probes:
         run_phase(session, tracker, spec.publish_batch or spec.batch, spec.rate, spec.timeout_s)
     latencies = sorted(tracker.latencies_ns)
     bench_cpu = probes.cpu_s("serving" if bench_is_serving else "bench")
