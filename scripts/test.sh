@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 echo "== ruff"; .venv/bin/ruff check core services plugins tests examples scripts
 echo "== mypy"; scripts/typecheck.sh
-echo "== pytest"; .venv/bin/python -m pytest "$@"
+echo "== pytest"; .venv/bin/python -m pytest --durations=20 "$@"
