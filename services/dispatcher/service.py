@@ -24,7 +24,8 @@ from jobqueue.errors import (
     NotSubscribed,
     ServiceUnavailable,
 )
-from jobqueue.models import DLQMessage, IdsReply, Job, Message
+from jobqueue.models import DLQMessage, IdsReply, Job, Message, convert
+from jobqueue.models.job import Name
 from jobqueue.plugins import BrokerRegistry, load_brokers
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ class Dispatcher:
     async def subscribe(self, name: str) -> None:
         if self.shutting_down:
             raise ServiceUnavailable("dispatcher is shutting down")
+        # A name the controller could never have created is the worker's mistake (400), not
+        # a refusal of the controller's to pass on as a 500.
+        convert(name, Name, prefix="name")
         async with self._lock(name):
             if name in self.subscriptions:
                 return
