@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from jobqueue.errors import InvalidInput
-from jobqueue.models import JobCreate, JobListReply, JobReply, JobUpdate
+from jobqueue.models import JobCreate, JobListReply, JobReply, JobState, JobUpdate
+from jobqueue.models.job import Name
 from jobqueue.web.body import read_json
 from jobqueue.web.openapi import Operation
 from jobqueue.web.responses import json_response
@@ -93,7 +95,8 @@ stop_job = _transition("stop")
 archive_job = _transition("archive")
 
 _BAD_NAME = (400, 401, 404)
-OPERATIONS: list[tuple[Operation, Endpoint]] = [
+_PARAM_TYPES = {"name": Name, "state": JobState}
+_OPERATIONS: list[tuple[Operation, Endpoint]] = [
     (
         Operation(
             "POST",
@@ -160,3 +163,11 @@ OPERATIONS: list[tuple[Operation, Endpoint]] = [
         job_versions,
     ),
 ]
+
+
+def _typed(operation: Operation) -> Operation:
+    """The operation with the rules its parameters are checked by (stated in the document)."""
+    return replace(operation, param_types=tuple((p, _PARAM_TYPES[p]) for p in operation.params))
+
+
+OPERATIONS = [(_typed(operation), endpoint) for operation, endpoint in _OPERATIONS]

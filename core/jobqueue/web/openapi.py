@@ -31,6 +31,9 @@ class Operation:
     errors: tuple[int, ...] = ()
     params: tuple[str, ...] = field(default=())
     content_type: str = "application/json"
+    # (param, msgspec type) for parameters the route validates beyond "a string": the
+    # document then states the rule (and clients, fuzzers included, can know it).
+    param_types: tuple[tuple[str, Any], ...] = ()
 
 
 def build_openapi(title: str, version: str, operations: list[Operation]) -> dict[str, Any]:
@@ -46,12 +49,13 @@ def build_openapi(title: str, version: str, operations: list[Operation]) -> dict
     for op in operations:
         entry: dict[str, Any] = {"summary": op.summary, "operationId": _op_id(op)}
         if op.params:
+            typed = dict(op.param_types)
             entry["parameters"] = [
                 {
                     "name": name,
                     "in": "path" if "{" + name + "}" in op.path else "query",
                     "required": "{" + name + "}" in op.path,
-                    "schema": {"type": "string"},
+                    "schema": _param_schema(typed.get(name)),
                 }
                 for name in op.params
             ]
@@ -80,6 +84,10 @@ def build_openapi(title: str, version: str, operations: list[Operation]) -> dict
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+def _param_schema(type_: Any) -> dict[str, Any]:
+    return {"type": "string"} if type_ is None else msgspec.json.schema(type_)
 
 
 def _op_id(op: Operation) -> str:
