@@ -16,7 +16,7 @@ from types import TracebackType
 
 from bench.targets import BenchError
 
-RATE_HZ = 200
+RATE_HZ = 500
 
 
 def _py_spy() -> str:
