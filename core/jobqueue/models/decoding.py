@@ -42,6 +42,10 @@ def decode_json(body: bytes, type_: type[T], *, prefix: str = "") -> T:
     except msgspec.DecodeError as exc:
         detail = str(exc).removeprefix("JSON is malformed: ")
         raise InvalidInput(prefix, f"malformed JSON: {detail}") from None
+    except RecursionError:
+        # msgspec stops at the interpreter's recursion limit (~1000 levels): a bad request,
+        # not a server error.
+        raise InvalidInput(prefix, "JSON nested too deeply") from None
 
 
 def convert(data: Any, type_: type[T], *, prefix: str = "") -> T:
@@ -50,6 +54,6 @@ def convert(data: Any, type_: type[T], *, prefix: str = "") -> T:
     # be decoded from JSON text, and this keeps both paths' rules and errors identical.
     try:
         body = msgspec.json.encode(data)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidInput(prefix, f"not representable as JSON: {exc}") from None
     return decode_json(body, type_, prefix=prefix)
