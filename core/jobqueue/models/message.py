@@ -27,6 +27,14 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=False):
     error_policy: ErrorPolicy | None = None
     attempt: Annotated[int, msgspec.Meta(ge=0)] = 0
 
+    def __post_init__(self) -> None:
+        # msgspec checks the JSON structure of a Raw field but not the UTF-8 inside its
+        # strings; one such message would make every poll reply that carries it unreadable.
+        try:
+            str(memoryview(self.data), "utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"`data` is not valid UTF-8 (byte {exc.start})") from None
+
 
 class DLQMessage(msgspec.Struct, kw_only=True):
     """A dead-lettered message: ``raw_job`` is the original bytes (base64 on the wire)."""
