@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -153,12 +154,13 @@ def test_invalid_worker_requests_are_400_naming_the_field(
 def test_unknown_jobs_and_ids_never_issued(dev: DevStack, api: Api) -> None:
     """An unknown job is a 404 on every worker route; ids never issued (or already acked)
     come back as bad_ids from ack, nack and extend, and the held ones still settle."""
-    for path, extra in [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("subscribe", {}), ("unsubscribe", {}), ("messages", {}), ("messages/dlq", {}),
         ("messages/retry", {"retry_queue": 0}), ("ack", {"msg_ids": [1]}),
         ("nack", {"msg_ids": [1]}), ("publish", {"msgs": [{"data": 1}]}),
         ("extend", {"msg_ids": [1], "extend_ms": 10}), ("messages/dlq/redrive", {}),
-    ]:  # fmt: skip
+    ]  # fmt: skip
+    for path, extra in cases:
         response = api.worker(path, name="never-created", **extra)
         assert response.status_code == 404, (path, response.text)
         assert "never-created" in response.json()["error"]

@@ -20,6 +20,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from jobqueue.testing.processes import DevStack
@@ -52,6 +53,7 @@ def fuzz(url: str, modes: tuple[GenerationMode, ...], tweak: Tweak | None = None
     failures: list[str] = []
     seen: Counter[str] = Counter()
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"{url}: {result}"
         operation = result.ok()
         raw = document["paths"][operation.path][operation.method.lower()]
         for mode in modes:

@@ -88,7 +88,7 @@ def test_every_controller_operation_but_the_open_ones_needs_the_admin_token(
     for method, template in guarded_ops:
         body = SAMPLE_BODIES.get(template)
         if template == "/api/v1/job/":
-            body = {**body, "name": "allowed"}
+            body = {**SAMPLE_BODIES[template], "name": "allowed"}
         allowed = admin.request(method, template.replace("{name}", "guarded"), json=body)
         assert allowed.status_code != 401, (method, template, allowed.text)
     assert admin.get("/api/v1/job/allowed/").status_code == 200
