@@ -46,7 +46,7 @@ def test_one_key_is_delivered_in_publish_order(
         api.subscribe(job)
         published: dict[str, list[int]] = {key: [] for key in KEYS}
         for start in range(0, PER_KEY, 5):
-            msgs = [
+            msgs: list[dict[str, Any]] = [
                 {"external_id": key, "data": n} for n in range(start, start + 5) for key in KEYS
             ]
             ids = api.publish(job, msgs)
