@@ -20,7 +20,7 @@ from jobqueue.plugins import load_brokers
 
 
 def unacked(
-    queue_config: dict[str, Any], job: str, data_dir: Path, *, watch_s: float = 3.0
+    queue_config: dict[str, Any], job: str, data_dir: Path, *, watch_s: float = 1.5
 ) -> list[bytes]:
     """Payloads the group ``job`` could still receive from the main topic and retry queue
     0, watched for ``watch_s`` (leases of a killed dispatcher must have run out by then)."""

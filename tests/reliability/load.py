@@ -68,7 +68,7 @@ async def run_load(
     *,
     seconds: float,
     workers: int = 50,
-    publishers: int = 6,
+    publishers: int = 10,
     rate: float = 300.0,
     batch: int = 5,
     drain_timeout_s: float = 60.0,

@@ -12,7 +12,7 @@ from tests.reliability.conftest import redis_config
 from tests.reliability.leftovers import unacked
 from tests.reliability.traffic import Ledger, Publisher, Worker
 
-TOTAL = 1000
+TOTAL = 600
 JOB = "aof"
 
 

@@ -11,7 +11,7 @@ from tests.reliability.conftest import QueueConfig
 from tests.reliability.leftovers import unacked
 from tests.reliability.traffic import Ledger, Publisher, Worker
 
-TOTAL = 1000
+TOTAL = 600
 JOB = "crash"
 
 

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from jobqueue.testing.processes import DevStack
 from tests.e2e.conftest import DEV_ARGS, Api
 
-EXAMPLES = 40
+EXAMPLES = 25
 JOB = "fuzzed"
 Tweak = Callable[[Any], Any]
 
