@@ -25,6 +25,10 @@ from jobqueue.errors import BrokerUnavailable
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_S = 0.05
+# An ack waits for the poll in progress (calls on one consumer are serialized), so the poll
+# after an ack is short: a worker acking batch after batch does not wait out a long poll of a
+# topic with nothing claimable until its next ack. Empty polls double it to POLL_TIMEOUT_S.
+AFTER_ACK_POLL_TIMEOUT_S = 0.005
 ERROR_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -64,6 +68,7 @@ class Receiver:
         self._stopping = threading.Event()
         self._paused = threading.Event()
         self._thread: threading.Thread | None = None
+        self._poll_timeout_s = AFTER_ACK_POLL_TIMEOUT_S
         self.error: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -119,7 +124,7 @@ class Receiver:
             try:
                 with self._lock:
                     assert self._consumer is not None
-                    deliveries = self._consumer.poll(min(room, 500), POLL_TIMEOUT_S)
+                    deliveries = self._consumer.poll(min(room, 500), self._poll_timeout_s)
             except Exception as exc:
                 delay = ERROR_BACKOFF_S[min(failures, len(ERROR_BACKOFF_S) - 1)]
                 failures += 1
@@ -132,13 +137,15 @@ class Receiver:
                 continue
             failures = 0
             self.error = None
-            if deliveries:
-                with self._room:
-                    self._held += len(deliveries)
-                try:
-                    self._loop.call_soon_threadsafe(self._arrive, deliveries)
-                except RuntimeError:  # loop closed during shutdown
-                    return
+            if not deliveries:
+                self._poll_timeout_s = min(self._poll_timeout_s * 2, POLL_TIMEOUT_S)
+                continue
+            with self._room:
+                self._held += len(deliveries)
+            try:
+                self._loop.call_soon_threadsafe(self._arrive, deliveries)
+            except RuntimeError:  # loop closed during shutdown
+                return
 
     # -- event-loop side -------------------------------------------------------------------
 
@@ -200,4 +207,5 @@ class Receiver:
         finally:
             with self._room:
                 self._acks_waiting -= 1
+                self._poll_timeout_s = AFTER_ACK_POLL_TIMEOUT_S
                 self._room.notify_all()
