@@ -16,6 +16,11 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
+# Idle keep-alive connections stay open longer than clients keep them in their pools (httpx
+# 5 s, Go's http.Transport 90 s): with uvicorn's default of 5 s, a worker reusing a connection
+# just as the server closed it got a transport error instead of a reply.
+KEEP_ALIVE_S = 120
+
 
 @dataclass(frozen=True)
 class Listener:
@@ -45,6 +50,7 @@ async def serve(
                 log_config=None,
                 access_log=False,
                 timeout_graceful_shutdown=5,
+                timeout_keep_alive=KEEP_ALIVE_S,
                 lifespan="on",
             )
         )
