@@ -17,7 +17,15 @@ from rich.console import Console
 
 from bench import machine
 from bench.reports import latency_summary, write_latency, write_scaling
-from bench.results import Row, median_row, print_table, ratios, write_json
+from bench.results import (
+    Row,
+    markdown_table,
+    median_row,
+    print_table,
+    ratios,
+    read_json,
+    write_json,
+)
 from bench.runner import Measurement, Spec, measure_direct, measure_dispatcher
 from bench.services import Controller
 from bench.targets import BROKERS, BenchError, Target, open_target
@@ -243,3 +251,15 @@ def latency(
         console.print(line)
     path = write_latency(rows, latencies, out, broker, machine_line, target.note)
     console.print(f"report written to {path}")
+
+
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def table(files: tuple[Path, ...]) -> None:
+    """Print the rows of JSON result files as one markdown table, with the throughput ratios."""
+    rows = [row for path in files for row in read_json(path)]
+    click.echo(markdown_table(rows), nl=False)
+    for broker, batch, workers, ratio in ratios(rows):
+        click.echo(f"- {broker}, B = {batch}, W = {workers}: dispatcher / direct = {ratio:.2f}")

@@ -59,9 +59,7 @@ class Workload:
     def wire(self, seqs: Iterable[int]) -> list[WireMessage]:
         """Messages stamped now, for the HTTP publish body."""
         sent = time.monotonic_ns()
-        return [
-            WireMessage(Data(seq, sent, self.pad), external_id=f"m{seq}") for seq in seqs
-        ]
+        return [WireMessage(Data(seq, sent, self.pad), external_id=f"m{seq}") for seq in seqs]
 
     def records(self, seqs: Iterable[int]) -> list[Record]:
         """The same messages as broker records: the bytes and key the dispatcher would write."""

@@ -186,12 +186,18 @@ class Dispatcher:
         sub = self.subscription(name)
         by_worklet: dict[Worklet, list[int]] = {}
         bad: list[int] = []
-        for msg_id in dict.fromkeys(msg_ids):
-            owner = next((w for w in sub.worklets() if w.owns(msg_id)), None)
-            if owner is None:
-                bad.append(msg_id)
-            else:
-                by_worklet.setdefault(owner, []).append(msg_id)
+        if not sub.old:
+            # One version serves the job (the usual case): it tells held ids from bad ones
+            # itself, so the ids need no sorting out here, one by one.
+            if msg_ids:
+                by_worklet[sub.current] = list(msg_ids)
+        else:
+            for msg_id in dict.fromkeys(msg_ids):
+                owner = next((w for w in sub.worklets() if w.owns(msg_id)), None)
+                if owner is None:
+                    bad.append(msg_id)
+                else:
+                    by_worklet.setdefault(owner, []).append(msg_id)
         failed: list[int] = []
         errors: list[str] = []
         for worklet, ids in by_worklet.items():
