@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import msgspec
 
-from jobqueue.errors import ControllerUnavailable, JobNotFound, JobQueueError
+from jobqueue.errors import ControllerUnavailable, JobNotFound
 from jobqueue.models import (
     DeregisterRequest,
     GossipReply,
@@ -41,11 +41,13 @@ class ControllerClient:
             text = response.text
         if response.status_code == 404:
             raise JobNotFound(getattr(body, "job_name", "?"))
-        if response.status_code >= 500:
-            raise ControllerUnavailable(
-                f"controller at {self.base_url} answered {response.status_code}: {text}"
-            )
-        raise JobQueueError(f"controller refused {path}: {response.status_code} {text}")
+        hint = " (check the dispatcher's --controller-token)" if response.status_code == 401 else ""
+        # Whatever else the controller says, this dispatcher cannot get the job's config: to the
+        # worker that is an unavailable controller (503 with the reason), never a bare 500.
+        raise ControllerUnavailable(
+            f"controller at {self.base_url} answered {path} with {response.status_code}: "
+            f"{text}{hint}"
+        )
 
     async def register(self, dispatcher_id: str, job_name: str) -> Job:
         body = await self._post(

@@ -151,3 +151,19 @@ def test_ack_stream_gets_one_record_per_ack(split: Split) -> None:
         broker.close()
     [record] = [msgspec.json.decode(d.payload, type=AckMessage) for d in deliveries]
     assert record == AckMessage(id=ids[0], external_id="e1", name="first", attempt=1)
+
+
+def test_wrong_controller_token_is_a_clear_503(split: Split) -> None:
+    """A dispatcher holding the wrong controller token answers subscribe with 503 naming the
+    problem, not a bare 500."""
+    wrong = ServiceProcess(
+        split.root, "dispatcher", "--controller", split.controller.url,
+        "--controller-token", "not-the-token", "--data-dir", str(split.root / "data2"),
+    ).start()  # fmt: skip
+    try:
+        response = httpx.post(f"{wrong.url}/api/v1/worker/subscribe", json={"name": "any"})
+        assert response.status_code == 503, response.text
+        assert "401" in response.json()["error"]
+        assert "--controller-token" in response.json()["error"]
+    finally:
+        assert wrong.stop() == 0
