@@ -14,5 +14,5 @@ for init in plugins/*/jobqueue_*/__init__.py; do
   MYPYPATH="$PWD/$tree" .venv/bin/mypy --config-file pyproject.toml "$(dirname "$init")"
 done
 MYPYPATH="$PWD/$tree:$PWD" .venv/bin/mypy --config-file pyproject.toml --explicit-package-bases \
-  scripts/doctools scripts/docgen.py scripts/doccheck.py tests/docs
+  scripts/doctools scripts/docgen.py scripts/doccheck.py tests/docs tests/e2e tests/reliability
 (cd examples/plugin-template && MYPYPATH="src:../../$tree" ../../.venv/bin/mypy --config-file pyproject.toml src tests)

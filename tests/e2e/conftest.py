@@ -43,7 +43,7 @@ class Api:
             "max_processing_time_ms": 5000,
             **fields,
         }
-        return self._ok(self.controller.post("/api/v1/job/", json=body))["job"]
+        return dict(self._ok(self.controller.post("/api/v1/job/", json=body))["job"])
 
     def start_job(self, name: str) -> None:
         self._ok(self.controller.put(f"/api/v1/job/{name}/start/"))
@@ -52,7 +52,7 @@ class Api:
         self._ok(self.controller.put(f"/api/v1/job/{name}/stop/"))
 
     def update_job(self, name: str, **fields: Any) -> dict[str, Any]:
-        return self._ok(self.controller.post(f"/api/v1/job/{name}/", json=fields))["job"]
+        return dict(self._ok(self.controller.post(f"/api/v1/job/{name}/", json=fields))["job"])
 
     # dispatcher
     def worker(self, path: str, **body: Any) -> httpx.Response:
@@ -79,10 +79,10 @@ class Api:
         return self._ok(self.worker("messages/dlq", name=name, max_wait_ms=max_wait_ms))["msgs"]  # type: ignore[no-any-return]
 
     def ack(self, name: str, ids: list[int]) -> dict[str, Any]:
-        return self._ok(self.worker("ack", name=name, msg_ids=ids))
+        return dict(self._ok(self.worker("ack", name=name, msg_ids=ids)))
 
     def nack(self, name: str, ids: list[int]) -> dict[str, Any]:
-        return self._ok(self.worker("nack", name=name, msg_ids=ids))
+        return dict(self._ok(self.worker("nack", name=name, msg_ids=ids)))
 
     def poll_until(
         self,

@@ -11,7 +11,7 @@ import httpx
 import msgspec
 import pytest
 
-from jobqueue.contract import BrokerContext
+from jobqueue.contract import BrokerContext, Delivery
 from jobqueue.models import AckMessage
 from jobqueue.plugins import load_brokers
 from jobqueue.testing.processes import ServiceProcess
@@ -143,7 +143,7 @@ def test_ack_stream_gets_one_record_per_ack(split: Split) -> None:
     consumer = broker.consumer("acks_ack", "reader")
     try:
         deadline = time.monotonic() + 10
-        deliveries = []
+        deliveries: list[Delivery] = []
         while not deliveries and time.monotonic() < deadline:
             deliveries = consumer.poll(10, 0.5)
     finally:
