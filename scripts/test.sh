@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-echo "== ruff"; .venv/bin/ruff check core services plugins tests examples scripts
+echo "== ruff"; .venv/bin/ruff check core services plugins tests examples scripts bench
 echo "== mypy"; scripts/typecheck.sh
 echo "== pytest"; .venv/bin/python -m pytest --durations=20 "$@"

@@ -165,9 +165,16 @@ def test_stopped_job_refuses_polls_but_takes_acks(api: Api, consumer_job: str) -
     assert _ids(got) == [waiting]
 
 
-def test_update_is_served_as_new_version_without_loss(api: Api, consumer_job: str) -> None:
+def test_update_is_served_as_new_version_without_loss(
+    api: Api, job_name: str, queue_config: QueueConfigFactory
+) -> None:
     """update → the dispatcher switches to the new version; held messages stay ackable and
     nothing published around the switch is lost."""
+    # Held messages must outlive a slow switch (a new Kinesis stream takes seconds on moto).
+    api.create_job(job_name, queue_config(job_name), max_processing_time_ms=120_000)
+    api.start_job(job_name)
+    api.subscribe(job_name)
+    consumer_job = job_name
     first = api.publish(consumer_job, [{"data": i} for i in range(5)])
     held = api.poll_until(consumer_job, 5)
     job = api.update_job(consumer_job, retry_config={"backoffs": [50, 100, 150]})
