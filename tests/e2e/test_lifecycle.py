@@ -181,7 +181,7 @@ def test_update_is_served_as_new_version_without_loss(
     assert job["version"] == 2
     second = api.publish(consumer_job, [{"data": i} for i in range(5, 10)])
     # the new version has three retry queues: retry_2 exists only once it is served
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a new Kinesis stream takes seconds on moto
     while time.monotonic() < deadline:
         if api.worker("messages/retry", name=consumer_job, retry_queue=2).status_code == 200:
             break
