@@ -13,6 +13,9 @@ Rules every implementation follows (the conformance suite in `jobqueue.testing` 
   plugin never commits past an un-acked delivery. Whatever was polled and not acked before
   ``close()`` or a crash is delivered again to this or another consumer of the group
   (at-least-once). A delivery not acked within ``lease_ms`` may be handed to another consumer.
+* ``Consumer.extend`` restarts the lease of deliveries the caller still works on. Brokers
+  without per-record leases (``capabilities.record_leases`` false: Kafka partitions, Kinesis
+  shards) keep the inherited no-op: their deliveries only move with their partition or shard.
 * Consumers of one group on one topic share the work; different groups each get every record.
 * Calls on one consumer (or one producer) are never concurrent: the caller serializes them.
   Different consumers and producers of one broker may be used from different threads.
@@ -55,11 +58,16 @@ class Capabilities(msgspec.Struct, frozen=True):
 
     ``ordering``: ``"key"`` = records with one key are delivered in publish order; ``"topic"`` =
     the whole topic is ordered; ``"none"`` = no ordering promise.
+
+    ``record_leases``: each delivery has its own lease (``lease_ms``), after which another
+    consumer of the group may get it although its consumer is alive; ``Consumer.extend``
+    renews it. False when deliveries only change hands with a partition or shard.
     """
 
     max_payload_bytes: int
     ordering: Literal["key", "topic", "none"] = "key"
     keyed: bool = True
+    record_leases: bool = True
 
 
 class BrokerContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,6 +130,14 @@ class Consumer(ABC):
     @abstractmethod
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Never hand these deliveries out again (in any order)."""
+
+    def extend(self, deliveries: Sequence[Delivery]) -> None:
+        """Restart the lease of these deliveries: no other consumer gets them for ``lease_ms``
+        from now. A delivery whose lease already went to another consumer stays there.
+
+        Brokers with ``record_leases`` override this; without them it has nothing to do.
+        """
+        return None
 
     @abstractmethod
     def close(self) -> None:

@@ -33,6 +33,7 @@ class InFlight:
     deadline: float
     settling: bool = field(default=False)
     redelivered: list[Delivery] = field(default_factory=list)
+    lease_until: float = 0.0  # monotonic; until when the dispatcher last renewed its lease
 
     def deliveries(self) -> list[Delivery]:
         return [self.delivery, *self.redelivered]
@@ -75,13 +76,18 @@ class InFlightTable:
         if self._entries.get(entry.id) is entry:
             del self._entries[entry.id]
 
-    def extend(self, msg_id: int, deadline: float) -> bool:
+    def extend(self, msg_id: int, deadline: float) -> InFlight | None:
+        """Hold the entry until ``deadline`` at least; None if ``msg_id`` is not held."""
         entry = self.get(msg_id)
         if entry is None:
-            return False
+            return None
         entry.deadline = max(entry.deadline, deadline)
         heapq.heappush(self._heap, (entry.deadline, msg_id))
-        return True
+        return entry
+
+    def holds(self, entry: InFlight) -> bool:
+        """Whether ``entry`` is still in the table (held, or being settled)."""
+        return self._entries.get(entry.id) is entry
 
     def next_deadline(self) -> float | None:
         while self._heap:

@@ -50,8 +50,10 @@ class Receiver:
         parse: Callable[[Delivery], tuple[float, Any]],
         on_undecodable: Callable[[list[Delivery]], None],
         job: str = "",
+        lease_s: float = 30.0,
     ) -> None:
         self.name = name
+        self.lease_s = lease_s  # the broker lease of each delivery
         self.job = job
         self._factory = consumer_factory
         self._loop = loop
@@ -195,15 +197,23 @@ class Receiver:
         return len(self._buffer)
 
     def ack_blocking(self, deliveries: Sequence[Delivery]) -> None:
-        """Ack on the broker (blocking; call from a thread). The reader thread does not start
-        another poll while an ack waits, so acks wait at most for one poll in progress."""
+        """Ack on the broker (blocking; call from a thread)."""
+        self._settle_blocking(lambda consumer: consumer.ack(deliveries))
+
+    def extend_blocking(self, deliveries: Sequence[Delivery]) -> None:
+        """Restart the broker's lease of these deliveries (blocking; call from a thread)."""
+        self._settle_blocking(lambda consumer: consumer.extend(deliveries))
+
+    def _settle_blocking(self, call: Callable[[Consumer], None]) -> None:
+        """Run ``call`` on the consumer. The reader thread does not start another poll while
+        it waits, so it waits at most for one poll in progress."""
         with self._room:
             self._acks_waiting += 1
         try:
             with self._lock:
                 if self._consumer is None:
                     raise BrokerUnavailable(self.job, self.name, "receiver is closed")
-                self._consumer.ack(deliveries)
+                call(self._consumer)
         finally:
             with self._room:
                 self._acks_waiting -= 1

@@ -137,7 +137,7 @@ class Dispatcher:
             except Exception as exc:  # the controller expires us anyway
                 log.warning("deregister failed", extra={"job": name, "error": str(exc)})
 
-    async def _open(self, job: Job) -> Worklet:
+    async def _open(self, job: Job, *, consume: bool = True) -> Worklet:
         broker_cls = self.registry.get(job.queue_config.type)
         config = broker_cls.parse_config(job.queue_config.config)
         context = BrokerContext(
@@ -147,7 +147,7 @@ class Dispatcher:
         )
         broker = broker_cls(config, context)
         worklet = Worklet(job, broker, self.ids, self.metrics, self.settings.worklet)
-        await worklet.start()
+        await worklet.start(consume=consume)
         return worklet
 
     def subscription(self, name: str) -> Subscription:
@@ -255,7 +255,9 @@ class Dispatcher:
                 await self._drop(job.name, deregister=True)
                 return
             if job.version != sub.job.version:
-                new = await self._open(job)
+                # The new version reads once the older ones have settled and closed (see
+                # `Worklet.start`); until then its polls wait like polls of an empty queue.
+                new = await self._open(job, consume=False)
                 old = sub.current
                 sub.old.append(old)
                 sub.current = new
@@ -269,10 +271,14 @@ class Dispatcher:
 
     def _retire(self, sub: Subscription, old: Worklet) -> None:
         async def retire() -> None:
-            await old.drain(self.settings.drain_timeout_s)
-            await old.close()
-            if old in sub.old:
-                sub.old.remove(old)
+            try:
+                await old.drain(self.settings.drain_timeout_s)
+                await old.close()
+            finally:
+                if old in sub.old:
+                    sub.old.remove(old)
+                if not sub.old and not self.shutting_down:
+                    await sub.current.consume()
 
         task = asyncio.create_task(retire())
         self._background.add(task)

@@ -97,7 +97,10 @@ class Worklet:
             tuple(job.retry_config.backoffs) if job.retry_config else (), job.error_policy
         )
         self.accepting = True
+        self._consuming = False
+        self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._renewing: dict[int, InFlight] = {}  # extended entries whose lease is kept up
         self._timer: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
 
@@ -117,7 +120,14 @@ class Worklet:
                 topics.append(ack_topic(self.name))
         return topics
 
-    async def start(self) -> None:
+    async def start(self, *, consume: bool = True) -> None:
+        """Create the job's topics and its receivers; with ``consume`` they start reading.
+
+        A new version of a job starts with ``consume=False`` while an older version still
+        holds messages: both would read the same topics as one consumer group, and the new
+        one could be handed what a worker of the old one holds. `consume` follows once the
+        old version has closed.
+        """
         await asyncio.to_thread(self.broker.ensure_topics, self.topics())
         if not self.is_consumer:
             return
@@ -136,8 +146,17 @@ class Worklet:
                 parse=self._parser(queue),
                 on_undecodable=self._undecodable_handler(queue),
                 job=self.name,
+                lease_s=lease / 1000,
             )
             self.receivers[queue] = receiver
+        if consume:
+            await self.consume()
+
+    async def consume(self) -> None:
+        """Open the receivers' consumers and start reading (once; not after `close`)."""
+        if self._consuming or self._closed or not self.is_consumer:
+            return
+        self._consuming = True
         try:
             await asyncio.gather(*(asyncio.to_thread(r.open) for r in self.receivers.values()))
         except BaseException:
@@ -192,6 +211,7 @@ class Worklet:
     async def close(self) -> None:
         """Close receivers and producers; whatever is un-acked comes back from the broker."""
         self.accepting = False
+        self._closed = True
         if self._timer is not None:
             self._timer.cancel()
         if self._tasks:
@@ -440,8 +460,52 @@ class Worklet:
 
     async def extend(self, msg_ids: Sequence[int], extend_ms: int) -> IdsReply:
         deadline = time.monotonic() + extend_ms / 1000
-        bad = [i for i in dict.fromkeys(msg_ids) if not self.inflight.extend(i, deadline)]
+        bad: list[int] = []
+        extended: list[InFlight] = []
+        for msg_id in dict.fromkeys(msg_ids):
+            entry = self.inflight.extend(msg_id, deadline)
+            if entry is None:
+                bad.append(msg_id)
+            else:
+                extended.append(entry)
+        await self._renew_leases(extended)
         return IdsReply(failed_ids=[], bad_ids=bad)
+
+    async def _renew_leases(self, entries: Sequence[InFlight]) -> None:
+        """Restart the broker lease of held entries, so that no other consumer of the group
+        (another dispatcher) gets them while a worker still works on them. Entries whose
+        deadline outlasts the renewed lease are renewed again by the expiry loop."""
+        by_receiver: dict[Receiver, list[InFlight]] = defaultdict(list)
+        for entry in entries:
+            by_receiver[entry.receiver].append(entry)
+            self._renewing[entry.id] = entry
+
+        async def renew(receiver: Receiver, group: list[InFlight]) -> None:
+            renewed_at = time.monotonic()
+            deliveries = [d for entry in group for d in entry.deliveries()]
+            try:
+                await asyncio.to_thread(receiver.extend_blocking, deliveries)
+            except Exception as exc:  # retried on the next tick of the expiry loop
+                log.warning(
+                    "could not renew broker leases",
+                    extra={"job": self.name, "count": len(group), "error": _describe(exc)},
+                )
+                return
+            for entry in group:
+                entry.lease_until = renewed_at + receiver.lease_s
+
+        await asyncio.gather(*(renew(r, group) for r, group in by_receiver.items()))
+
+    def _leases_due(self, now: float) -> list[InFlight]:
+        """Extended entries whose broker lease runs out within half a lease while their
+        deadline lies beyond it; entries no longer held or covered by their lease are dropped."""
+        due: list[InFlight] = []
+        for msg_id, entry in list(self._renewing.items()):
+            if not self.inflight.holds(entry) or entry.deadline <= entry.lease_until:
+                del self._renewing[msg_id]
+            elif entry.lease_until - now < entry.receiver.lease_s / 2:
+                due.append(entry)
+        return due
 
     async def _dead_letter_undecodable(
         self, receiver: Receiver, deliveries: list[Delivery]
@@ -519,7 +583,10 @@ class Worklet:
     async def _expire_loop(self) -> None:
         while True:
             await asyncio.sleep(0.05)
-            expired = self.inflight.claim_expired(time.monotonic())
+            now = time.monotonic()
+            if self._renewing and (due := self._leases_due(now)):
+                await self._renew_leases(due)
+            expired = self.inflight.claim_expired(now)
             if not expired:
                 continue
             self.metrics.timed_out.labels(self.name).inc(len(expired))

@@ -167,3 +167,33 @@ def test_wrong_controller_token_is_a_clear_503(split: Split) -> None:
         assert "--controller-token" in response.json()["error"]
     finally:
         assert wrong.stop() == 0
+
+
+def test_extend_keeps_a_message_from_a_second_dispatcher(split: Split) -> None:
+    """Two dispatchers share one embedded broker file: a message held by a worker of the first
+    and extended past the broker lease (processing time + margin) is not handed out by the
+    second; the first's ack settles it for both."""
+    second = ServiceProcess(split.root, "dispatcher", *split.dispatcher.args).start()
+    api = _api(split)
+    other = Api(split.controller.url, second.url)
+    other.dispatcher.headers["authorization"] = f"Bearer {WORKER}"
+    try:
+        _job(api, "shared", max_processing_time_ms=1000)
+        other.subscribe("shared")
+        [msg_id] = api.publish("shared", [{"data": "long"}])
+        api.poll_until("shared", 1)
+        assert api.worker("extend", name="shared", msg_ids=[msg_id], extend_ms=8000).json() == {
+            "failed_ids": [], "bad_ids": [], "error": ""
+        }  # fmt: skip
+        deadline = time.monotonic() + 5.0  # the broker lease of 1 s + 1 s margin would run out
+        while time.monotonic() < deadline:
+            assert other.poll("shared", max_wait_ms=500) == []
+        assert api.ack("shared", [msg_id])["bad_ids"] == []
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            assert other.poll("shared", max_wait_ms=500) == []
+            assert api.poll("shared", max_wait_ms=0) == []
+    finally:
+        api.close()
+        other.close()
+        assert second.stop() == 0, second.log()

@@ -32,8 +32,8 @@ listed on `BrokerConformance` (deadlines only; the assertions stay the same).
 
 Tests skip only by declaration: the 1 MiB test when ``capabilities.max_payload_bytes`` is
 smaller, the ordering test when ``capabilities.ordering == "none"``, key checks when
-``capabilities.keyed`` is false. The helpers (`drain`, `drain_until`, `collect_for`, ...)
-are public too, for a plugin's own tests.
+``capabilities.keyed`` is false, the extend test when ``capabilities.record_leases`` is false.
+The helpers (`drain`, `drain_until`, `collect_for`, ...) are public too, for a plugin's own tests.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+
 from jobqueue.contract import Delivery
 from jobqueue.testing.base import SuiteBase
 from jobqueue.testing.harness import Harness
@@ -144,3 +146,28 @@ class GroupTests(SuiteBase):
         assert elapsed >= self.lease_ms / 1000 * 0.95, (
             f"handed out again {elapsed:.3f}s after a {self.lease_ms} ms lease began"
         )
+
+    def test_extended_lease_is_not_handed_to_another_consumer(self, conformance: Harness) -> None:
+        """``extend`` keeps a delivery from the rest of the group past its lease; once the
+        extensions stop, the lease runs out and another consumer gets it."""
+        if not conformance.broker.capabilities.record_leases:
+            pytest.skip("capability record_leases=False: deliveries move with a partition/shard")
+        topic = self._topic(conformance)
+        group = unique_name("g")
+        conformance.publish(topic, [b"long"])
+        holder = conformance.consumer(topic, group, lease_ms=self.lease_ms)
+        held = self._drain(holder, 1)
+        holder.extend(held)
+        other = conformance.consumer(
+            topic, group, lease_ms=self.lease_ms, broker=conformance.new_broker()
+        )
+        lease_s = self.lease_ms / 1000
+        until = time.monotonic() + 3 * lease_s
+        while time.monotonic() < until:
+            holder.extend(held)
+            stolen = poll_checked(other, 1, lease_s / 4)
+            assert payloads(stolen) == [], "handed to another consumer while its lease was extended"
+
+        got = self._drain(other, 1, ack=True)
+
+        assert payloads(got) == [b"long"]

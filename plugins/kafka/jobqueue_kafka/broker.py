@@ -43,7 +43,10 @@ class KafkaBroker(Broker):
     name: ClassVar[str] = BROKER_NAME
     config_type: ClassVar[type[BrokerConfig]] = KafkaConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
-        max_payload_bytes=settings.MAX_PAYLOAD_BYTES, ordering="key", keyed=True
+        max_payload_bytes=settings.MAX_PAYLOAD_BYTES,
+        ordering="key",
+        keyed=True,
+        record_leases=False,  # deliveries move only with their partition
     )
 
     def __init__(self, config: BrokerConfig, context: BrokerContext | None = None) -> None:

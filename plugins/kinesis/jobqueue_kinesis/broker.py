@@ -31,7 +31,12 @@ class KinesisBroker(Broker):
 
     name = BROKER_NAME
     config_type = KinesisConfig
-    capabilities = Capabilities(max_payload_bytes=MAX_PAYLOAD_BYTES, ordering="key", keyed=True)
+    capabilities = Capabilities(
+        max_payload_bytes=MAX_PAYLOAD_BYTES,
+        ordering="key",
+        keyed=True,
+        record_leases=False,  # deliveries move only with their shard's lease
+    )
 
     def __init__(self, config: BrokerConfig, context: BrokerContext | None = None) -> None:
         if not isinstance(config, KinesisConfig):

@@ -129,6 +129,17 @@ class RedisConsumer(Consumer):
                     raise
                 # No group, no pending entries: there is nothing left to acknowledge.
 
+    def extend(self, deliveries: Sequence[Delivery]) -> None:
+        if not deliveries:
+            return
+        ids = [delivery.handle for delivery in deliveries]
+        with translated(self._config):
+            try:
+                run(self._scripts.renew, [self._key], [self._group, self.name, *ids])
+            except redis.ResponseError as exc:
+                if not _is_nogroup(exc):
+                    raise
+
     def close(self) -> None:
         """Hand pending entries back to the group; never raises (leases cover a failure)."""
         if self._closed:

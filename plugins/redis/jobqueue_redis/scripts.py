@@ -88,6 +88,22 @@ end
 return #pending
 """
 
+# KEYS[1]: a stream. ARGV: group, consumer, then entry ids. Restarts the idle time (the lease)
+# of each entry still pending for that consumer, without counting a delivery; an entry another
+# consumer claimed meanwhile stays there. Returns how many were renewed.
+RENEW = """
+local key, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local renewed = 0
+for i = 3, #ARGV do
+  local pending = redis.call('XPENDING', key, group, ARGV[i], ARGV[i], 1, consumer)
+  if #pending > 0 then
+    redis.call('XCLAIM', key, group, consumer, 0, ARGV[i], 'JUSTID')
+    renewed = renewed + 1
+  end
+end
+return renewed
+"""
+
 # KEYS[1]: a stream. ARGV: group, idle ms. Deletes the group's consumers that hold no entry
 # and have been idle that long (closed or crashed processes); a live consumer that happens to
 # be removed is re-created by its next read, and one holding entries is never touched.
@@ -126,6 +142,7 @@ class Scripts:
     def __init__(self, client: redis.Redis) -> None:
         self.ack_and_trim: Script = client.register_script(ACK_AND_TRIM)
         self.hand_back: Script = client.register_script(HAND_BACK)
+        self.renew: Script = client.register_script(RENEW)
         self.forget_idle_consumers: Script = client.register_script(FORGET_IDLE_CONSUMERS)
         self.create_stream: Script = client.register_script(CREATE_STREAM)
 

@@ -91,9 +91,7 @@ class SqliteConsumer(Consumer):
             if self._db.data_version() != version:
                 return True
 
-    def ack(self, deliveries: Sequence[Delivery]) -> None:
-        if not deliveries:
-            return
+    def _record_ids(self, deliveries: Sequence[Delivery]) -> list[int]:
         record_ids = []
         for delivery in deliveries:
             handle = delivery.handle
@@ -107,6 +105,19 @@ class SqliteConsumer(Consumer):
                     f"group {self.group!r} of this broker"
                 )
             record_ids.append(handle.record_id)
+        return record_ids
+
+    def extend(self, deliveries: Sequence[Delivery]) -> None:
+        if not deliveries:
+            return
+        record_ids = self._record_ids(deliveries)
+        with self._db.write() as conn:
+            leases.renew(conn, self._ref, record_ids, now_ms() + self._lease_ms)
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        if not deliveries:
+            return
+        record_ids = self._record_ids(deliveries)
         with self._db.write() as conn:
             leases.ack(conn, self._ref, record_ids)
         self._acks_since_retire += len(record_ids)

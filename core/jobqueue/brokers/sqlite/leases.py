@@ -191,6 +191,16 @@ def ack(conn: sqlite3.Connection, ref: GroupRef, record_ids: Iterable[int]) -> N
     )
 
 
+def renew(conn: sqlite3.Connection, ref: GroupRef, record_ids: Iterable[int], until: int) -> None:
+    """Hold these records for ``ref.owner`` until ``until``; a record that went to another
+    consumer stays with it."""
+    conn.executemany(
+        "UPDATE leases SET lease_until_ms = MAX(lease_until_ms, ?)"
+        " WHERE topic_id = ? AND group_name = ? AND record_id = ? AND owner = ?",
+        [(until, ref.topic_id, ref.group, rid, ref.owner) for rid in record_ids],
+    )
+
+
 def release(conn: sqlite3.Connection, ref: GroupRef) -> None:
     """Make every record leased to ``ref.owner`` available to the group again."""
     conn.execute(

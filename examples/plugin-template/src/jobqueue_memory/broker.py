@@ -88,7 +88,7 @@ class MemoryConsumer(Consumer):
             for claim in claims
         ]
 
-    def ack(self, deliveries: Sequence[Delivery]) -> None:
+    def _offsets(self, deliveries: Sequence[Delivery]) -> list[int]:
         offsets = []
         for delivery in deliveries:
             handle = delivery.handle
@@ -98,6 +98,15 @@ class MemoryConsumer(Consumer):
             ):
                 raise ValueError(f"{handle!r} was not delivered by this consumer's topic/group")
             offsets.append(handle.offset)
+        return offsets
+
+    def extend(self, deliveries: Sequence[Delivery]) -> None:
+        offsets = self._offsets(deliveries)
+        if offsets:
+            self._store.renew(self._topic, self._group, self._id, offsets, self._lease_s)
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        offsets = self._offsets(deliveries)
         if offsets:
             self._store.ack(self._topic, self._group, offsets)
 

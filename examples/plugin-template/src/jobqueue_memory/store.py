@@ -136,6 +136,19 @@ class Store:
             # An ack may unblock later records of the same key for other consumers.
             self._cond.notify_all()
 
+    def renew(
+        self, topic: str, group: str, consumer: int, offsets: Iterable[int], lease_s: float
+    ) -> None:
+        """Restart ``consumer``'s leases on ``offsets``; a lease another consumer took stays."""
+        with self._cond:
+            self._check_running()
+            state = self._groups.setdefault((topic, group), _Group())
+            deadline = time.monotonic() + lease_s
+            for offset in offsets:
+                lease = state.leases.get(offset)
+                if lease is not None and lease.consumer == consumer:
+                    lease.deadline = max(lease.deadline, deadline)
+
     def release(self, topic: str, group: str, consumer: int) -> None:
         """Give back every lease ``consumer`` holds (on close); works on a stopped store too."""
         with self._cond:
