@@ -201,9 +201,12 @@ _counter = itertools.count()
 
 
 @pytest.fixture
-def job_name(request: pytest.FixtureRequest) -> str:
-    """A job (and topic) name unique to this test."""
-    return f"t{next(_counter)}-{uuid.uuid4().hex[:8]}"
+def job_name(api: Api) -> Iterator[str]:
+    """A job (and topic) name unique to this test; unsubscribed when the test ends, so the
+    module's dispatcher does not go on reading the topics of every earlier test."""
+    name = f"t{next(_counter)}-{uuid.uuid4().hex[:8]}"
+    yield name
+    api.worker("unsubscribe", name=name)  # 404 when the test never subscribed
 
 
 @pytest.fixture
