@@ -468,7 +468,8 @@ class Worklet:
                 bad.append(msg_id)
             else:
                 extended.append(entry)
-        await self._renew_leases(extended)
+        if self.broker.capabilities.record_leases:
+            await self._renew_leases(extended)
         return IdsReply(failed_ids=[], bad_ids=bad)
 
     async def _renew_leases(self, entries: Sequence[InFlight]) -> None:
