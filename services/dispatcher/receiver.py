@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +31,9 @@ POLL_TIMEOUT_S = 0.05
 # topic with nothing claimable until its next ack. Empty polls double it to POLL_TIMEOUT_S.
 AFTER_ACK_POLL_TIMEOUT_S = 0.005
 ERROR_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+# A buffered delivery is trusted to be still leased to this consumer until this long before
+# its lease runs out (clocks, and the time a renewal takes to reach the broker).
+LEASE_SAFETY_S = 1.0
 
 
 class Receiver:
@@ -51,16 +55,24 @@ class Receiver:
         on_undecodable: Callable[[list[Delivery]], None],
         job: str = "",
         lease_s: float = 30.0,
+        renew_after_s: float | None = None,
     ) -> None:
         self.name = name
         self.lease_s = lease_s  # the broker lease of each delivery
+        self._renew_after_s = renew_after_s
+        self._expire_after_s = (
+            None
+            if renew_after_s is None
+            else lease_s - min(LEASE_SAFETY_S, (lease_s - renew_after_s) / 2)
+        )
         self.job = job
         self._factory = consumer_factory
         self._loop = loop
         self._capacity = capacity
         self._parse = parse
         self._on_undecodable = on_undecodable
-        self._buffer: deque[tuple[float, Delivery, Any]] = deque()
+        # (due at, read at (monotonic), delivery, item), in the order read
+        self._buffer: deque[tuple[float, float, Delivery, Any]] = deque()
         self._arrived = asyncio.Event()
         self._lock = threading.Lock()
         self._room = threading.Condition()
@@ -153,30 +165,57 @@ class Receiver:
 
     def _arrive(self, deliveries: list[Delivery]) -> None:
         undecodable: list[Delivery] = []
+        read_at = time.monotonic()
         for delivery in deliveries:
             try:
                 due, item = self._parse(delivery)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 undecodable.append(delivery)
                 continue
-            self._buffer.append((due, delivery, item))
+            self._buffer.append((due, read_at, delivery, item))
         if undecodable:
             self._release_room(len(undecodable))
             self._on_undecodable(undecodable)
         if self._buffer:
             self._arrived.set()
 
-    def take(self, limit: int, now: float) -> list[tuple[Delivery, Any]]:
-        """Up to ``limit`` buffered (delivery, item) pairs that are due, in order."""
+    def take(self, limit: int, now: float) -> tuple[list[tuple[Delivery, Any]], list[Delivery]]:
+        """Up to ``limit`` buffered (delivery, item) pairs that are due, in order; and which
+        of those deliveries need their broker lease renewed before they are handed out.
+
+        With per-record leases (``renew_after_s`` set), a delivery buffered for longer than
+        ``renew_after_s`` has less than a worker's processing time left of its lease: it is
+        returned for renewal. One buffered for longer than ``expire_after_s`` may already be
+        with another consumer: it is dropped, and the broker delivers it again.
+        """
         taken: list[tuple[Delivery, Any]] = []
-        while self._buffer and len(taken) < limit and self._buffer[0][0] <= now:
-            _, delivery, item = self._buffer.popleft()
+        renew: list[Delivery] = []
+        dropped = 0
+        age_now = time.monotonic()
+        while self._buffer and len(taken) < limit:
+            due, read_at, delivery, item = self._buffer[0]
+            age = age_now - read_at
+            if self._expire_after_s is not None and age > self._expire_after_s:
+                self._buffer.popleft()
+                dropped += 1
+                continue
+            if due > now:
+                break
+            self._buffer.popleft()
             taken.append((delivery, item))
-        if taken:
-            self._release_room(len(taken))
+            if self._renew_after_s is not None and age > self._renew_after_s:
+                renew.append(delivery)
+        if dropped:
+            log.info(
+                "dropped deliveries whose lease ran out while buffered; the broker delivers "
+                "them again",
+                extra={"job": self.job, "receiver": self.name, "count": dropped},
+            )
+        if taken or dropped:
+            self._release_room(len(taken) + dropped)
         if not self._buffer:
             self._arrived.clear()
-        return taken
+        return taken, renew
 
     def _release_room(self, count: int) -> None:
         with self._room:

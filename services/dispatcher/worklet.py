@@ -137,7 +137,12 @@ class Worklet:
         for i, backoff in enumerate(self.retry_policy.backoffs):
             specs.append((f"retry_{i}", retry_topic(self.name, i), base_lease + backoff))
         specs.append((DLQ_QUEUE, dlq_topic(self.name), base_lease))
+        # A delivery handed out must have max_processing_time left of its broker lease: where
+        # leases are per record, one that waited longer in a receiver's buffer is renewed
+        # first (see `Receiver.take`).
+        record_leases = self.broker.capabilities.record_leases
         for queue, topic, lease in specs:
+            renew_after_ms = lease - self.job.max_processing_time
             receiver = Receiver(
                 queue,
                 self._consumer_factory(topic, lease),
@@ -147,6 +152,7 @@ class Worklet:
                 on_undecodable=self._undecodable_handler(queue),
                 job=self.name,
                 lease_s=lease / 1000,
+                renew_after_s=renew_after_ms / 1000 if record_leases else None,
             )
             self.receivers[queue] = receiver
         if consume:
@@ -276,7 +282,9 @@ class Worklet:
         while True:
             self._check_can_poll()
             room = self.settings.max_in_flight - len(self.inflight)
-            taken = receiver.take(min(max_messages, room), time.time())
+            taken, renew = receiver.take(min(max_messages, room), time.time())
+            if renew:
+                taken = await self._renew_buffered(receiver, taken, renew)
             remaining = deadline - time.monotonic()
             if taken or remaining <= 0:
                 return taken
@@ -285,6 +293,25 @@ class Worklet:
                 await asyncio.sleep(max(0.001, min(remaining, due - time.time())))
             else:
                 await receiver.wait(remaining)
+
+    async def _renew_buffered(
+        self,
+        receiver: Receiver,
+        taken: list[tuple[Delivery, Any]],
+        renew: list[Delivery],
+    ) -> list[tuple[Delivery, Any]]:
+        """Renew the lease of deliveries that waited long in the buffer before they are handed
+        out; if that fails, they are not handed out (the broker delivers them again)."""
+        try:
+            await asyncio.to_thread(receiver.extend_blocking, renew)
+        except Exception as exc:
+            log.warning(
+                "could not renew the lease of buffered deliveries; they come back later",
+                extra={"job": self.name, "count": len(renew), "error": _describe(exc)},
+            )
+            stale = {id(delivery) for delivery in renew}
+            return [pair for pair in taken if id(pair[0]) not in stale]
+        return taken
 
     async def poll(self, queue: str, max_messages: int, max_wait_ms: int) -> list[Message]:
         started = time.perf_counter()

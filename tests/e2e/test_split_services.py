@@ -169,23 +169,32 @@ def test_wrong_controller_token_is_a_clear_503(split: Split) -> None:
         assert wrong.stop() == 0
 
 
-def test_extend_keeps_a_message_from_a_second_dispatcher(split: Split) -> None:
-    """Two dispatchers share one embedded broker file: a message held by a worker of the first
-    and extended past the broker lease (processing time + margin) is not handed out by the
-    second; the first's ack settles it for both."""
+def test_a_message_held_elsewhere_is_not_handed_out_twice(split: Split) -> None:
+    """Two dispatchers share one embedded broker file. The second reads the message ahead
+    into its buffer but no worker polls it there; once its lease ran out the first dispatcher
+    hands it out, and the worker extends it past the broker lease. The second then hands out
+    neither its stale buffered copy nor the record, and the first's ack settles it for both."""
     second = ServiceProcess(split.root, "dispatcher", *split.dispatcher.args).start()
     api = _api(split)
     other = Api(split.controller.url, second.url)
     other.dispatcher.headers["authorization"] = f"Bearer {WORKER}"
     try:
-        _job(api, "shared", max_processing_time_ms=1000)
+        api.create_job("shared", {"type": "sqlite", "config": {"topic": "shared"}},
+                       max_processing_time_ms=1000)  # fmt: skip
+        api.start_job("shared")
         other.subscribe("shared")
-        [msg_id] = api.publish("shared", [{"data": "long"}])
-        api.poll_until("shared", 1)
+        [msg_id] = other.publish("shared", [{"data": "long"}])
+        time.sleep(0.5)  # the second's receiver reads it within milliseconds
+        api.subscribe("shared")
+        started = time.monotonic()
+        [held] = api.poll_until("shared", 1)
+        # it came only once the second's lease (1 s + 1 s margin) ran out: that one had read it
+        assert time.monotonic() - started > 1.0
+        assert held["id"] == msg_id
         assert api.worker("extend", name="shared", msg_ids=[msg_id], extend_ms=8000).json() == {
             "failed_ids": [], "bad_ids": [], "error": ""
         }  # fmt: skip
-        deadline = time.monotonic() + 5.0  # the broker lease of 1 s + 1 s margin would run out
+        deadline = time.monotonic() + 5.0  # the first's broker lease would run out meanwhile
         while time.monotonic() < deadline:
             assert other.poll("shared", max_wait_ms=500) == []
         assert api.ack("shared", [msg_id])["bad_ids"] == []

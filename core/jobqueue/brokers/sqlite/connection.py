@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -41,13 +42,7 @@ def _connect(path: str, timeout_s: float) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise unavailable(path, _describe(exc)) from exc
     try:
-        (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        if str(mode).lower() != "wal":
-            raise unavailable(path, f"cannot switch to WAL mode (journal mode stays {mode})")
-        # FULL: a commit returns only once the WAL is fsynced, so publish is durable.
-        conn.execute("PRAGMA synchronous = FULL")
-        # Large payloads grow the WAL; truncate it back after checkpoints.
-        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+        _configure(conn, path, time.monotonic() + timeout_s)
     except sqlite3.Error as exc:
         conn.close()
         raise unavailable(path, _describe(exc)) from exc
@@ -55,6 +50,28 @@ def _connect(path: str, timeout_s: float) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _configure(conn: sqlite3.Connection, path: str, deadline: float) -> None:
+    """Set the pragmas. Switching to WAL can fail at once with "database is locked" (the
+    busy timeout does not cover it) while another process opens the file: retry until
+    ``deadline``."""
+    pause = 0.01
+    while True:
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+    if str(mode).lower() != "wal":
+        raise unavailable(path, f"cannot switch to WAL mode (journal mode stays {mode})")
+    # FULL: a commit returns only once the WAL is fsynced, so publish is durable.
+    conn.execute("PRAGMA synchronous = FULL")
+    # Large payloads grow the WAL; truncate it back after checkpoints.
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
 
 
 class Database:
