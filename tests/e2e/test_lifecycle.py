@@ -189,7 +189,8 @@ def test_update_is_served_as_new_version_without_loss(
     else:
         raise AssertionError("dispatcher did not pick up version 2")
     assert api.ack(consumer_job, _ids(held))["bad_ids"] == []  # held by the old version
-    rest = api.poll_until(consumer_job, 5)
+    # the new version reads once the old one closed: on Kafka its group then rebalances
+    rest = api.poll_until(consumer_job, 5, timeout_s=60)
     assert sorted(_ids(rest)) == sorted(second)
     api.ack(consumer_job, _ids(rest))
     assert sorted(_ids(held)) == sorted(first)
