@@ -6,4 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 echo "== ruff"; .venv/bin/ruff check core services plugins tests examples scripts bench
 echo "== mypy"; scripts/typecheck.sh
-echo "== pytest"; .venv/bin/python -m pytest --durations=20 "$@"
+# Most tests wait on servers and subprocesses, so two workers halve the wall time on 2 cores;
+# --dist loadfile keeps each file (and its module-scoped servers) on one worker.
+workers="${JOBQUEUE_TEST_WORKERS:-2}"
+echo "== pytest ($workers workers)"
+.venv/bin/python -m pytest -n "$workers" --dist loadfile --durations=20 "$@"
