@@ -51,11 +51,9 @@ def controller(
 
     The database must be migrated first: `jobqueue migrate --db URL`.
     """
-    import asyncio
-
     from jobqueue.controller.app import create_app
     from jobqueue.controller.db import safe_url
-    from jobqueue.web.server import Listener, serve
+    from jobqueue.web.server import Listener, run
 
     try:
         app = create_app(db, token=token or None, dispatcher_ttl_s=dispatcher_ttl)
@@ -66,7 +64,7 @@ def controller(
         "controller starting",
         extra={"db": safe_url(db), "host": host, "port": port, "auth": bool(token)},
     )
-    asyncio.run(serve([Listener(app, host, port)]))
+    run([Listener(app, host, port)])
 
 
 @click.command()

@@ -6,7 +6,6 @@ broker's file, so a restart on the same directory resumes where it stopped.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
@@ -48,7 +47,7 @@ def dev(
     from jobqueue.dispatcher.app import create_app as create_dispatcher
     from jobqueue.dispatcher.service import DispatcherSettings
     from jobqueue.dispatcher.worklet import WorkletSettings
-    from jobqueue.web.server import Listener, serve
+    from jobqueue.web.server import Listener, run
 
     configure_logging(log_level)
     root = Path(data_dir)
@@ -73,13 +72,11 @@ def dev(
             err=True,
         )
 
-    asyncio.run(
-        serve(
-            [
-                Listener(create_controller(db_url), host, controller_port),
-                Listener(dispatcher_app, host, dispatcher_port),
-            ],
-            before_exit=dispatcher_app.state.dispatcher.drain,
-            ready=announce,
-        )
+    run(
+        [
+            Listener(create_controller(db_url), host, controller_port),
+            Listener(dispatcher_app, host, dispatcher_port),
+        ],
+        before_exit=dispatcher_app.state.dispatcher.drain,
+        ready=announce,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -120,7 +119,7 @@ def dispatcher(
     from jobqueue.dispatcher.app import create_app
     from jobqueue.dispatcher.service import DispatcherSettings
     from jobqueue.dispatcher.worklet import WorkletSettings
-    from jobqueue.web.server import Listener, serve
+    from jobqueue.web.server import Listener, run
 
     configure_logging(log_level)
     settings = DispatcherSettings(
@@ -132,4 +131,4 @@ def dispatcher(
         worklet=WorkletSettings(max_in_flight=max_in_flight, lease_margin_ms=lease_margin_ms),
     )
     app = create_app(settings, token=token, body_limit=max_body_bytes)
-    asyncio.run(serve([Listener(app, host, port)], before_exit=app.state.dispatcher.drain))
+    run([Listener(app, host, port)], before_exit=app.state.dispatcher.drain)
