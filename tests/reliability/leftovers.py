@@ -11,11 +11,14 @@ offset must be the end of every partition.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from jobqueue.contract import BrokerContext
-from jobqueue.dispatcher.records import retry_topic
+from jobqueue.dispatcher.records import RetryRecord, retry_topic
 from jobqueue.plugins import load_brokers
 
 
@@ -66,3 +69,24 @@ def kafka_lag(address: str, group: str, topics: list[str]) -> dict[str, int]:
         return lag
     finally:
         reader.close()
+
+
+def retry_copies_of_acked(
+    payloads: list[bytes], acked: Collection[int]
+) -> tuple[list[bytes], list[bytes]]:
+    """Split leftovers into (the rest, retry-queue copies of messages that were acked).
+
+    A broker killed while it answers a write may have stored it without the dispatcher
+    learning so: the retry copy of a message whose move to the retry queue "failed" stays
+    there after the worker acked the original. A duplicate to come, not a loss.
+    """
+    rest: list[bytes] = []
+    copies: list[bytes] = []
+    for payload in payloads:
+        try:
+            record = msgspec.json.decode(payload, type=RetryRecord)
+        except msgspec.DecodeError:  # a main-topic message, not a retry record
+            rest.append(payload)
+            continue
+        (copies if record.message.id in acked else rest).append(payload)
+    return rest, copies
