@@ -32,7 +32,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import redis
@@ -118,24 +118,24 @@ class RedisConsumer(Consumer):
                 return self._poll(max_records, deadline)
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
-        if not deliveries:
-            return
-        ids = [delivery.handle for delivery in deliveries]
-        with translated(self._config):
-            try:
-                self._ack_and_trim(ids)
-            except redis.ResponseError as exc:
-                if not _is_nogroup(exc):
-                    raise
-                # No group, no pending entries: there is nothing left to acknowledge.
+        if deliveries:
+            self._on_pending(self._ack_and_trim, deliveries)
 
     def extend(self, deliveries: Sequence[Delivery]) -> None:
-        if not deliveries:
-            return
-        ids = [delivery.handle for delivery in deliveries]
+        if deliveries:
+            self._on_pending(
+                lambda ids: run(self._scripts.renew, [self._key], [self._group, self.name, *ids]),
+                deliveries,
+            )
+
+    def _on_pending(
+        self, call: Callable[[list[Any]], object], deliveries: Sequence[Delivery]
+    ) -> None:
+        """Run ``call`` on the entry ids of ``deliveries``. Without the group there are no
+        pending entries, so there is nothing to acknowledge or renew."""
         with translated(self._config):
             try:
-                run(self._scripts.renew, [self._key], [self._group, self.name, *ids])
+                call([delivery.handle for delivery in deliveries])
             except redis.ResponseError as exc:
                 if not _is_nogroup(exc):
                     raise
