@@ -254,7 +254,9 @@ class Dispatcher:
                 log.info("job archived; unsubscribing", extra={"job": job.name})
                 await self._drop(job.name, deregister=True)
                 return
-            if job.version != sub.job.version:
+            # A closed current version is one that failed to start reading after a switch
+            # (see `_retire`): open it again, as a new version.
+            if job.version != sub.job.version or sub.current.closed:
                 # The new version reads once the older ones have settled and closed (see
                 # `Worklet.start`); until then its polls wait like polls of an empty queue.
                 new = await self._open(job, consume=False)
@@ -278,7 +280,13 @@ class Dispatcher:
                 if old in sub.old:
                     sub.old.remove(old)
                 if not sub.old and not self.shutting_down:
-                    await sub.current.consume()
+                    try:
+                        await sub.current.consume()
+                    except Exception as exc:  # it closed itself: the next sync reopens it
+                        log.error(
+                            "new version could not start reading; retrying at the next sync",
+                            extra={"job": sub.job.name, "error": str(exc)},
+                        )
 
         task = asyncio.create_task(retire())
         self._background.add(task)

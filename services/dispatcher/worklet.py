@@ -123,10 +123,10 @@ class Worklet:
     async def start(self, *, consume: bool = True) -> None:
         """Create the job's topics and its receivers; with ``consume`` they start reading.
 
-        A new version of a job starts with ``consume=False`` while an older version still
-        holds messages: both would read the same topics as one consumer group, and the new
-        one could be handed what a worker of the old one holds. `consume` follows once the
-        old version has closed.
+        A new version of a job starts with ``consume=False`` while an older version is
+        open: both would read the same topics as one consumer group, and the new one could
+        be handed what a worker of the old one holds. `consume` follows once the old version
+        has closed.
         """
         await asyncio.to_thread(self.broker.ensure_topics, self.topics())
         if not self.is_consumer:
@@ -214,8 +214,20 @@ class Worklet:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), timeout_s)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def consuming(self) -> bool:
+        """Whether its receivers read from the broker (see `start`)."""
+        return self._consuming and not self._closed
+
     async def close(self) -> None:
-        """Close receivers and producers; whatever is un-acked comes back from the broker."""
+        """Close receivers and producers (once); whatever is un-acked comes back from the
+        broker."""
+        if self._closed:
+            return
         self.accepting = False
         self._closed = True
         if self._timer is not None:
