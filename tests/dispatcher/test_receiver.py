@@ -5,8 +5,9 @@ may have run out (the broker delivers them again)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +34,10 @@ def _parse(delivery: Delivery) -> tuple[float, Any]:
     return 0.0, delivery.payload
 
 
-async def _buffered(receiver: Receiver, count: int) -> None:
-    deadline = time.monotonic() + 5
-    while receiver.buffered() < count:
-        assert time.monotonic() < deadline, "the receiver did not read the record"
-        await asyncio.sleep(0.01)
-
-
-def _receiver(broker: SqliteBroker, *, group: str) -> Receiver:
-    return Receiver(
+@contextlib.asynccontextmanager
+async def _buffered(broker: SqliteBroker, group: str, payload: bytes) -> AsyncIterator[Receiver]:
+    """A reading receiver of ``group`` once it has ``payload`` in its buffer; closed after."""
+    receiver = Receiver(
         "main",
         lambda: broker.consumer("jobs", group, lease_ms=int(LEASE_S * 1000)),
         asyncio.get_running_loop(),
@@ -50,19 +46,23 @@ def _receiver(broker: SqliteBroker, *, group: str) -> Receiver:
         lease_s=LEASE_S,
         renew_after_s=RENEW_AFTER_S,
     )
+    await asyncio.to_thread(receiver.open)
+    try:
+        broker.producer("jobs").publish([Record(payload)])
+        deadline = time.monotonic() + 5
+        while receiver.buffered() < 1:
+            assert time.monotonic() < deadline, "the receiver did not read the record"
+            await asyncio.sleep(0.01)
+        yield receiver
+    finally:
+        await asyncio.to_thread(receiver.close)
 
 
 def test_fresh_deliveries_are_handed_out_as_they_are(broker: SqliteBroker) -> None:
     async def run() -> tuple[list[Any], list[Delivery]]:
-        receiver = _receiver(broker, group="fresh")
-        await asyncio.to_thread(receiver.open)
-        try:
-            broker.producer("jobs").publish([Record(b"fresh")])
-            await _buffered(receiver, 1)
+        async with _buffered(broker, "fresh", b"fresh") as receiver:
             taken, renew = receiver.take(10, time.time())
             return [item for _, item in taken], renew
-        finally:
-            await asyncio.to_thread(receiver.close)
 
     items, renew = asyncio.run(run())
     assert items == [b"fresh"] and renew == []
@@ -75,11 +75,7 @@ def test_a_delivery_buffered_past_the_margin_is_renewed_and_not_given_to_the_gro
     of the group does not get it when its original lease would have run out."""
 
     async def run() -> tuple[list[Any], list[Delivery]]:
-        receiver = _receiver(broker, group="renew")
-        await asyncio.to_thread(receiver.open)
-        try:
-            broker.producer("jobs").publish([Record(b"waited")])
-            await _buffered(receiver, 1)
+        async with _buffered(broker, "renew", b"waited") as receiver:
             await asyncio.sleep(RENEW_AFTER_S + 0.2)
             taken, renew = receiver.take(10, time.time())
             receiver.pause()  # its own reads would take the record back once the lease ran out
@@ -92,8 +88,6 @@ def test_a_delivery_buffered_past_the_margin_is_renewed_and_not_given_to_the_gro
             finally:
                 other.close()
             return [item for _, item in taken], renew
-        finally:
-            await asyncio.to_thread(receiver.close)
 
     items, renew = asyncio.run(run())
     assert items == [b"waited"]
@@ -104,11 +98,7 @@ def test_a_delivery_buffered_until_its_lease_may_have_run_out_is_dropped_and_com
     broker: SqliteBroker,
 ) -> None:
     async def run() -> tuple[int, list[Any]]:
-        receiver = _receiver(broker, group="drop")
-        await asyncio.to_thread(receiver.open)
-        try:
-            broker.producer("jobs").publish([Record(b"late")])
-            await _buffered(receiver, 1)
+        async with _buffered(broker, "drop", b"late") as receiver:
             await asyncio.sleep(EXPIRE_AFTER_S + 0.1)
             dropped, _ = receiver.take(10, time.time())
             again: list[Any] = []
@@ -118,8 +108,6 @@ def test_a_delivery_buffered_until_its_lease_may_have_run_out_is_dropped_and_com
                 taken, _ = receiver.take(10, time.time())
                 again += [item for _, item in taken]
             return len(dropped), again
-        finally:
-            await asyncio.to_thread(receiver.close)
 
     dropped, again = asyncio.run(run())
     assert dropped == 0
